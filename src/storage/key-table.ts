@@ -1,0 +1,266 @@
+import { Clock } from '../clock/clock';
+import { ExpiryHeap, ExpiryMark } from './expiry-heap';
+import { InsertionOrder } from './insertion-order';
+import {
+  Change,
+  ScanPage,
+  ScanRequest,
+  StorageStats,
+  StoredEntry,
+  WriteCommand,
+  WriteGuard,
+} from './storage.repository';
+
+export type WritePlan =
+  | { readonly ok: true; readonly changes: Change[] }
+  | { readonly ok: false; readonly current: StoredEntry | null };
+
+/**
+ * The in-memory state machine every repository shares. Writes happen in two steps so that a
+ * durable repository can log a change before memory sees it (write-ahead):
+ * `planWrite` works out the changes without touching state, `apply` makes them real.
+ * Log replay and, later, replication call `apply` with the same changes.
+ */
+export class KeyTable {
+  private readonly entries = new Map<string, StoredEntry>();
+  private readonly order = new InsertionOrder();
+  private readonly expiries = new ExpiryHeap();
+  private revision = 0;
+  private keysWithExpiry = 0;
+  private expiredTotal = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  get currentRevision(): number {
+    return this.revision;
+  }
+
+  /** The live entry; an expired one is gone from the millisecond it expires. */
+  live(key: string): StoredEntry | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined || this.isExpired(entry, this.clock.now())) return undefined;
+    return entry;
+  }
+
+  planWrite(command: WriteCommand, guard?: WriteGuard): WritePlan {
+    const stored = this.entries.get(command.key);
+    const stale = stored !== undefined && this.isExpired(stored, this.clock.now());
+    const current = stale ? undefined : stored;
+    if (guard && !guardHolds(guard, current)) return { ok: false, current: current ?? null };
+    if (command.op !== 'put' && current === undefined) return { ok: false, current: null };
+
+    let revision = this.revision;
+    const changes: Change[] = [];
+    // A write that finds an expired key records the expiry first, as Redis does on access,
+    // so the log and the change feed never skip an incarnation.
+    if (stale) changes.push({ op: 'expire', revision: ++revision, key: command.key });
+    revision++;
+    switch (command.op) {
+      case 'put':
+        changes.push({
+          op: 'put',
+          revision,
+          key: command.key,
+          value: command.value,
+          expiresAt:
+            command.expiresAt === 'keep' ? (current?.expiresAt ?? null) : command.expiresAt,
+          createRevision: current ? current.createRevision : revision,
+          version: current ? current.version + 1 : 1,
+        });
+        break;
+      case 'delete':
+        changes.push({ op: 'delete', revision, key: command.key });
+        break;
+      case 'ttl':
+        changes.push({ op: 'ttl', revision, key: command.key, expiresAt: command.expiresAt });
+        break;
+    }
+    return { ok: true, changes };
+  }
+
+  /**
+   * Takes up to `limit` due expiries off the index and returns them as changes. The caller
+   * applies them, or hands them back with `requeueExpiries` if they could not be committed.
+   */
+  takeDueExpiries(limit: number): Change[] {
+    const now = this.clock.now();
+    const changes: Change[] = [];
+    // A TTL changed back to an earlier value leaves two current marks for one key.
+    const taken = new Set<string>();
+    let revision = this.revision;
+    for (let mark = this.expiries.peek(); mark && mark.expiresAt <= now; ) {
+      if (changes.length >= limit) break;
+      this.expiries.pop();
+      if (this.isCurrent(mark) && !taken.has(mark.key)) {
+        taken.add(mark.key);
+        changes.push({ op: 'expire', revision: ++revision, key: mark.key });
+      }
+      mark = this.expiries.peek();
+    }
+    return changes;
+  }
+
+  requeueExpiries(changes: readonly Change[]): void {
+    for (const change of changes) {
+      const entry = this.entries.get(change.key);
+      if (entry?.expiresAt != null) this.pushMark(entry);
+    }
+  }
+
+  apply(change: Change): void {
+    switch (change.op) {
+      case 'put':
+        this.applyPut(change);
+        break;
+      case 'delete':
+        this.remove(change.key);
+        break;
+      case 'expire':
+        if (this.remove(change.key)) this.expiredTotal++;
+        break;
+      case 'ttl':
+        this.applyTtl(change.key, change.expiresAt, change.revision);
+        break;
+    }
+    this.revision = change.revision;
+  }
+
+  /** Used by recovery: the store has moved on to `revision` even if no change is left to show it. */
+  advanceRevision(revision: number): void {
+    if (revision > this.revision) this.revision = revision;
+  }
+
+  /** Forgets keys that expired while the store was closed, without recording changes. */
+  discardExpired(): void {
+    const now = this.clock.now();
+    for (let mark = this.expiries.peek(); mark && mark.expiresAt <= now; ) {
+      this.expiries.pop();
+      if (this.isCurrent(mark)) this.remove(mark.key);
+      mark = this.expiries.peek();
+    }
+  }
+
+  scan({ from, limit, match }: ScanRequest): ScanPage {
+    const snapshotRevision = from?.snapshotRevision ?? this.revision;
+    const now = this.clock.now();
+    const keys: string[] = [];
+    let lastVisited = from?.afterCreateRevision ?? 0;
+    for (const [createRevision, key] of this.order.after(lastVisited)) {
+      if (createRevision > snapshotRevision) break;
+      if (this.isExpired(this.entries.get(key)!, now) || (match && !match(key))) {
+        lastVisited = createRevision;
+        continue;
+      }
+      // One key beyond a full page proves there is more; otherwise the cursor ends here.
+      if (keys.length === limit) {
+        return { keys, next: { snapshotRevision, afterCreateRevision: lastVisited } };
+      }
+      keys.push(key);
+      lastVisited = createRevision;
+    }
+    return { keys, next: null };
+  }
+
+  listKeys(match?: (key: string) => boolean): string[] {
+    const now = this.clock.now();
+    const keys: string[] = [];
+    for (const [, key] of this.order.after(0)) {
+      if (this.isExpired(this.entries.get(key)!, now)) continue;
+      if (match === undefined || match(key)) keys.push(key);
+    }
+    return keys;
+  }
+
+  /** Every stored entry in insertion order, expired or not: what a snapshot persists. */
+  *storedEntries(): Generator<StoredEntry> {
+    for (const [, key] of this.order.after(0)) yield this.entries.get(key)!;
+  }
+
+  stats(): StorageStats {
+    const now = this.clock.now();
+    const expiredKeys = new Set<string>();
+    this.expiries.forEachDue(now, (mark) => {
+      if (this.isCurrent(mark)) expiredKeys.add(mark.key);
+    });
+    return {
+      liveKeys: this.entries.size - expiredKeys.size,
+      storedKeys: this.entries.size,
+      keysWithExpiry: this.keysWithExpiry - expiredKeys.size,
+      expiredTotal: this.expiredTotal,
+      revision: this.revision,
+    };
+  }
+
+  private applyPut(change: Extract<Change, { op: 'put' }>): void {
+    const previous = this.entries.get(change.key);
+    const sameIncarnation = previous?.createRevision === change.createRevision;
+    if (previous && !sameIncarnation) this.order.remove(previous.createRevision);
+    if (!sameIncarnation) this.order.insert(change.createRevision, change.key);
+    const entry: StoredEntry = {
+      key: change.key,
+      value: change.value,
+      expiresAt: change.expiresAt,
+      createRevision: change.createRevision,
+      modRevision: change.revision,
+      version: change.version,
+    };
+    this.replace(previous, entry, sameIncarnation);
+  }
+
+  private applyTtl(key: string, expiresAt: number | null, revision: number): void {
+    const previous = this.entries.get(key);
+    if (previous === undefined) return;
+    const entry = { ...previous, expiresAt, modRevision: revision, version: previous.version + 1 };
+    this.replace(previous, entry, true);
+  }
+
+  private replace(previous: StoredEntry | undefined, entry: StoredEntry, sameIncarnation: boolean) {
+    this.entries.set(entry.key, entry);
+    if (previous?.expiresAt != null) this.keysWithExpiry--;
+    if (entry.expiresAt !== null) {
+      this.keysWithExpiry++;
+      if (!sameIncarnation || previous?.expiresAt !== entry.expiresAt) this.pushMark(entry);
+    }
+  }
+
+  private remove(key: string): boolean {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return false;
+    this.entries.delete(key);
+    this.order.remove(entry.createRevision);
+    if (entry.expiresAt !== null) this.keysWithExpiry--;
+    return true;
+  }
+
+  private pushMark(entry: StoredEntry): void {
+    this.expiries.push({
+      expiresAt: entry.expiresAt!,
+      key: entry.key,
+      createRevision: entry.createRevision,
+    });
+    // Superseded marks are dropped lazily; rebuild before they dominate the heap.
+    if (this.expiries.size > 2 * this.keysWithExpiry + 1024) {
+      this.expiries.rebuild((mark) => this.isCurrent(mark));
+    }
+  }
+
+  private isCurrent(mark: ExpiryMark): boolean {
+    const entry = this.entries.get(mark.key);
+    return entry?.createRevision === mark.createRevision && entry.expiresAt === mark.expiresAt;
+  }
+
+  private isExpired(entry: StoredEntry, now: number): boolean {
+    return entry.expiresAt !== null && entry.expiresAt <= now;
+  }
+}
+
+function guardHolds(guard: WriteGuard, current: StoredEntry | undefined): boolean {
+  switch (guard.require) {
+    case 'exists':
+      return current !== undefined;
+    case 'absent':
+      return current === undefined;
+    case 'modRevision':
+      return current?.modRevision === guard.modRevision;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The storage port. KvService talks to this interface only; the StorageModule binds the
+ * STORAGE_REPOSITORY token to one implementation chosen by configuration.
+ *
+ * Repositories hold values as canonical JSON text: they never parse or interpret them, and a
+ * caller can never mutate a stored value by mistake.
+ */
+export const STORAGE_REPOSITORY = Symbol('STORAGE_REPOSITORY');
+
+/** One live key as the store holds it. Times are absolute epoch milliseconds. */
+export interface StoredEntry {
+  readonly key: string;
+  /** Canonical JSON text (the output of JSON.stringify). */
+  readonly value: string;
+  /** Absolute expiry in epoch milliseconds, or null when the key never expires. */
+  readonly expiresAt: number | null;
+  /** Store revision of the write that created this incarnation of the key. */
+  readonly createRevision: number;
+  /** Store revision of the last write to the key. */
+  readonly modRevision: number;
+  /** Writes to this incarnation since its creation, starting at 1. */
+  readonly version: number;
+}
+
+/**
+ * A committed change: the unit that the log persists, the change feed publishes and a replica
+ * would apply. Applying the same changes in revision order always rebuilds the same store.
+ */
+export type Change =
+  | {
+      readonly op: 'put';
+      readonly revision: number;
+      readonly key: string;
+      readonly value: string;
+      readonly expiresAt: number | null;
+      readonly createRevision: number;
+      readonly version: number;
+    }
+  | { readonly op: 'delete'; readonly revision: number; readonly key: string }
+  | { readonly op: 'expire'; readonly revision: number; readonly key: string }
+  | {
+      readonly op: 'ttl';
+      readonly revision: number;
+      readonly key: string;
+      readonly expiresAt: number | null;
+    };
+
+/** What a write requires of the key's live state; checked atomically with the write itself. */
+export type WriteGuard =
+  | { readonly require: 'exists' }
+  | { readonly require: 'absent' }
+  | { readonly require: 'modRevision'; readonly modRevision: number };
+
+export type WriteCommand =
+  | {
+      readonly op: 'put';
+      readonly key: string;
+      readonly value: string;
+      /** Absolute expiry, null for none, or 'keep' to keep the current one (Redis KEEPTTL). */
+      readonly expiresAt: number | null | 'keep';
+    }
+  | { readonly op: 'delete'; readonly key: string }
+  | { readonly op: 'ttl'; readonly key: string; readonly expiresAt: number | null };
+
+export type WriteOutcome =
+  | {
+      readonly ok: true;
+      /** Every change the write committed, in revision order (an expiry of a stale key may precede it). */
+      readonly changes: readonly Change[];
+      /** The key after the write; null after a delete. */
+      readonly entry: StoredEntry | null;
+      readonly revision: number;
+    }
+  | { readonly ok: false; readonly current: StoredEntry | null };
+
+/** Where an iteration stands: resumable across writes and, for durable stores, restarts. */
+export interface ScanPosition {
+  /** The store revision when the iteration began; keys created later are not visited. */
+  readonly snapshotRevision: number;
+  /** The createRevision of the last key visited. */
+  readonly afterCreateRevision: number;
+}
+
+export interface ScanRequest {
+  readonly from?: ScanPosition;
+  /** Most keys to return. */
+  readonly limit: number;
+  readonly match?: (key: string) => boolean;
+}
+
+export interface ScanPage {
+  readonly keys: string[];
+  /** Null when the iteration is complete. */
+  readonly next: ScanPosition | null;
+}
+
+export interface StorageStats {
+  /** Keys that are live now. */
+  readonly liveKeys: number;
+  /** Keys physically held, including expired ones the sweep has not removed yet. */
+  readonly storedKeys: number;
+  readonly keysWithExpiry: number;
+  /** Keys removed by expiry since the process started. */
+  readonly expiredTotal: number;
+  readonly revision: number;
+}
+
+export interface StorageRepository {
+  /** Opens the store (recovering durable state); called once before any other method. */
+  open(): Promise<void>;
+  /** Flushes and releases everything; no other method is called afterwards. */
+  close(): Promise<void>;
+
+  /** The live entry, or undefined when the key is missing or expired. */
+  get(key: string): Promise<StoredEntry | undefined>;
+
+  /**
+   * Commits a write if the guard holds. Resolves once the change is durable under the store's
+   * policy. The guard check, the revision and the write happen atomically, in call order.
+   */
+  write(command: WriteCommand, guard?: WriteGuard): Promise<WriteOutcome>;
+
+  /** Removes up to `limit` keys whose expiry has passed, each as an 'expire' change. */
+  expireDue(limit: number): Promise<Change[]>;
+
+  /** Live keys in insertion order (an update keeps a key's place; re-creation moves it last). */
+  scan(request: ScanRequest): Promise<ScanPage>;
+
+  /** Live keys, or those matching, in insertion order. */
+  listKeys(match?: (key: string) => boolean): Promise<string[]>;
+
+  stats(): Promise<StorageStats>;
+
+  /** The revision of the last committed change (0 for an empty, new store). */
+  currentRevision(): number;
+}
