@@ -134,3 +134,11 @@ export interface StorageRepository {
   /** The revision of the last committed change (0 for an empty, new store). */
   currentRevision(): number;
 }
+
+/**
+ * Thrown by a repository that cannot accept a write now (disk full, I/O error, failed fsync).
+ * The store is unchanged by the failed write and reads keep working.
+ */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError';
+}

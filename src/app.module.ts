@@ -1,0 +1,23 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { APP_FILTER } from '@nestjs/core';
+import { ClockModule } from './clock/clock.module';
+import { HttpExceptionFilter } from './common/filters/http-exception.filter';
+import { AppConfig } from './config/app-config';
+import { KeysModule } from './keys/keys.module';
+
+/** The application, built around a configuration that was parsed and validated once. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
+        ClockModule,
+        KeysModule,
+      ],
+      providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
+    };
+  }
+}

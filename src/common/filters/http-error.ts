@@ -1,0 +1,86 @@
+import { HttpException } from '@nestjs/common';
+import {
+  InvalidArgumentError,
+  InvalidJsonError,
+  InvalidKeyError,
+  KeyNotFoundError,
+  KeyTooLongError,
+  PreconditionFailedError,
+  StorageUnavailableError,
+  ValueTooLargeError,
+} from '../../kv/kv.errors';
+
+export interface HttpError {
+  readonly status: number;
+  readonly body: { readonly error: string } & Record<string, unknown>;
+}
+
+/** A framework error that carries an HTTP status (body parsers, routers). */
+interface StatusError {
+  status?: unknown;
+  statusCode?: unknown;
+  code?: unknown;
+}
+
+/**
+ * The one place where domain errors become HTTP answers. Anything unknown is a 500 whose
+ * body says nothing of the internals; the filter logs it.
+ */
+export function toHttpError(exception: unknown, maxValueBytes: number): HttpError | undefined {
+  if (exception instanceof KeyNotFoundError) {
+    return { status: 404, body: { error: exception.message, key: exception.key } };
+  }
+  if (exception instanceof InvalidJsonError) return { status: 400, body: { error: 'Invalid JSON' } };
+  if (exception instanceof KeyTooLongError) {
+    return { status: 414, body: { error: exception.message, maxBytes: exception.maxBytes } };
+  }
+  if (exception instanceof InvalidKeyError || exception instanceof InvalidArgumentError) {
+    return { status: 400, body: { error: exception.message } };
+  }
+  if (exception instanceof PreconditionFailedError) {
+    return {
+      status: 412,
+      body: { error: exception.message, key: exception.key, modRevision: exception.modRevision },
+    };
+  }
+  if (exception instanceof ValueTooLargeError) {
+    return { status: 413, body: { error: exception.message, maxBytes: exception.maxBytes } };
+  }
+  if (exception instanceof StorageUnavailableError) {
+    return { status: 503, body: { error: `Storage unavailable: ${exception.message}` } };
+  }
+  if (exception instanceof HttpException) {
+    return frameworkError(exception.getStatus(), exception.message, maxValueBytes);
+  }
+  const error = exception as StatusError | null;
+  const status = statusOf(error);
+  if (status === undefined) return undefined;
+  const undecodable = error?.code === 'FST_ERR_BAD_URL';
+  return frameworkError(status, undecodable ? DECODE_FAILURE : undefined, maxValueBytes);
+}
+
+const DECODE_FAILURE = 'Failed to decode param';
+
+/** Errors raised by the platform before a handler runs: routers and body parsers. */
+function frameworkError(status: number, message: string | undefined, maxValueBytes: number) {
+  if (status === 404) return { status, body: { error: 'Not found' } };
+  if (status === 413) {
+    return {
+      status,
+      body: { error: `Value is larger than ${maxValueBytes} bytes`, maxBytes: maxValueBytes },
+    };
+  }
+  // Both routers decode the wildcard before the handler runs (Express's failure reaches us as
+  // a BadRequestException, Fastify's as FST_ERR_BAD_URL) and fail on the keys keyFromUrl refuses.
+  if (message?.startsWith(DECODE_FAILURE)) {
+    return { status, body: { error: 'Key has malformed percent-encoding or is not UTF-8' } };
+  }
+  // Other platform messages may echo the request (body parsers quote the body): say nothing.
+  if (status >= 400 && status < 500) return { status, body: { error: 'Bad request' } };
+  return undefined;
+}
+
+function statusOf(error: StatusError | null): number | undefined {
+  const status = error?.status ?? error?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}

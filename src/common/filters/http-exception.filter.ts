@@ -1,0 +1,29 @@
+import { ArgumentsHost, Catch, ExceptionFilter, Inject, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { HttpAdapterHost } from '@nestjs/core';
+import { AppConfig } from '../../config/app-config';
+import { toHttpError } from './http-error';
+
+/** Answers every failed request with a JSON `{ "error": ... }` body and the right status. */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(HttpExceptionFilter.name);
+  private readonly maxValueBytes: number;
+
+  constructor(
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.maxValueBytes = config.get('maxValueBytes', { infer: true });
+  }
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse();
+    const answer = toHttpError(exception, this.maxValueBytes);
+    if (answer === undefined) {
+      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+    }
+    const { status, body } = answer ?? { status: 500, body: { error: 'Internal server error' } };
+    this.adapterHost.httpAdapter.reply(response, body, status);
+  }
+}

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const integer = (name: string, min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, context) => {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = Number(raw);
+      if (!Number.isInteger(value) || value < min || value > max) {
+        context.addIssue({
+          code: 'custom',
+          message: `${name} must be an integer from ${min} to ${max} (got "${raw}")`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const choice = <T extends string>(name: string, values: readonly [T, ...T[]], fallback: T) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, context) => {
+      if (raw === undefined || raw.trim() === '') return fallback;
+      const value = raw.trim().toLowerCase() as T;
+      if (!values.includes(value)) {
+        context.addIssue({
+          code: 'custom',
+          message: `${name} must be one of ${values.join(', ')} (got "${raw}")`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const flag = (name: string, fallback: boolean) =>
+  choice(name, ['true', 'false', '1', '0', 'yes', 'no'], fallback ? 'true' : 'false').transform(
+    (value) => value === 'true' || value === '1' || value === 'yes',
+  );
+
+const text = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw) => (raw === undefined || raw.trim() === '' ? fallback : raw.trim()));
+
+const environmentSchema = z.object({
+  PORT: integer('PORT', 0, 65535, 4000),
+  HOST: text('0.0.0.0'),
+  HTTP_ADAPTER: choice('HTTP_ADAPTER', ['express', 'fastify'], 'express'),
+  STORAGE: choice('STORAGE', ['memory', 'file'], 'memory'),
+  DATA_DIR: text('./data'),
+  FSYNC: choice('FSYNC', ['always', 'everysec', 'no'], 'everysec'),
+  COMPACT_MIN_BYTES: integer('COMPACT_MIN_BYTES', 1024, Number.MAX_SAFE_INTEGER, 64 * 1024 * 1024),
+  COMPACT_RATIO: integer('COMPACT_RATIO', 2, 100, 2),
+  RECOVER_TRUNCATE: flag('RECOVER_TRUNCATE', false),
+  MAX_KEY_BYTES: integer('MAX_KEY_BYTES', 1, 65536, 1024),
+  MAX_VALUE_BYTES: integer('MAX_VALUE_BYTES', 2, 512 * 1024 * 1024, 1024 * 1024),
+  SWEEP_INTERVAL_MS: integer('SWEEP_INTERVAL_MS', 10, 3_600_000, 1000),
+  CORS_ORIGIN: text('*'),
+  LOG_LEVEL: choice('LOG_LEVEL', LOG_LEVELS, 'info'),
+});
+
+/** Every setting kvstore reads, parsed and checked. Nothing else reads process.env. */
+export interface AppConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly httpAdapter: 'express' | 'fastify';
+  readonly storage: 'memory' | 'file';
+  readonly dataDir: string;
+  readonly fsync: 'always' | 'everysec' | 'no';
+  readonly compactMinBytes: number;
+  readonly compactRatio: number;
+  readonly recoverTruncate: boolean;
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
+  readonly sweepIntervalMs: number;
+  readonly corsOrigin: string;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment once; the message of a ConfigError names every bad variable. */
+export function parseConfig(environment: Record<string, string | undefined>): AppConfig {
+  const parsed = environmentSchema.safeParse(environment);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => issue.message);
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const env = parsed.data;
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    httpAdapter: env.HTTP_ADAPTER,
+    storage: env.STORAGE,
+    dataDir: env.DATA_DIR,
+    fsync: env.FSYNC,
+    compactMinBytes: env.COMPACT_MIN_BYTES,
+    compactRatio: env.COMPACT_RATIO,
+    recoverTruncate: env.RECOVER_TRUNCATE,
+    maxKeyBytes: env.MAX_KEY_BYTES,
+    maxValueBytes: env.MAX_VALUE_BYTES,
+    sweepIntervalMs: env.SWEEP_INTERVAL_MS,
+    corsOrigin: env.CORS_ORIGIN,
+    logLevel: env.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * The domain's errors. Handlers throw them; one exception filter turns them into HTTP answers.
+ * Messages are written for the client: they say what was wrong and echo nothing of the request
+ * beyond the key.
+ */
+export { StorageUnavailableError } from '../storage/storage.repository';
+
+export abstract class KvError extends Error {}
+
+export class KeyNotFoundError extends KvError {
+  constructor(readonly key: string) {
+    super('Key not found');
+  }
+}
+
+/** A key the store will not hold: empty, or with characters it refuses. */
+export class InvalidKeyError extends KvError {}
+
+export class KeyTooLongError extends KvError {
+  constructor(readonly maxBytes: number) {
+    super(`Key is longer than ${maxBytes} bytes`);
+  }
+}
+
+/** A value or parameter that is malformed or out of range. */
+export class InvalidArgumentError extends KvError {}
+
+export class InvalidJsonError extends KvError {
+  constructor(readonly detail?: string) {
+    super('Invalid JSON');
+  }
+}
+
+export class ValueTooLargeError extends KvError {
+  constructor(readonly maxBytes: number) {
+    super(`Value is larger than ${maxBytes} bytes`);
+  }
+}
+
+export class PreconditionFailedError extends KvError {
+  constructor(
+    readonly key: string,
+    readonly modRevision: number | null,
+  ) {
+    super('Precondition failed');
+  }
+}

@@ -1,0 +1,194 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { CLOCK, Clock } from '../clock/clock';
+import { AppConfig } from '../config/app-config';
+import {
+  STORAGE_REPOSITORY,
+  StorageRepository,
+  StoredEntry,
+  WriteCommand,
+  WriteGuard,
+} from '../storage/storage.repository';
+import { GlobPattern, InvalidPatternError } from './glob-pattern';
+import {
+  InvalidArgumentError,
+  InvalidKeyError,
+  KeyNotFoundError,
+  KeyTooLongError,
+  PreconditionFailedError,
+} from './kv.errors';
+import { decodeCursor, encodeCursor } from './scan-cursor';
+
+/** A key as clients see it: the value is canonical JSON text, times are epoch milliseconds. */
+export type KeyRecord = StoredEntry;
+
+/** What a conditional write requires (HTTP's If-Match / If-None-Match, in domain terms). */
+export type WriteCondition =
+  | { readonly require: 'exists' }
+  | { readonly require: 'absent' }
+  | { readonly require: 'modRevision'; readonly modRevision: number };
+
+export interface PutOptions {
+  /** Seconds until the key expires; without it (and without keepTtl) any expiry is removed. */
+  readonly ttlSeconds?: number;
+  /** Keeps the key's current expiry (Redis KEEPTTL). */
+  readonly keepTtl?: boolean;
+  readonly condition?: WriteCondition;
+}
+
+export interface WriteReceipt {
+  /** The key after the write; null after a delete. */
+  readonly record: KeyRecord | null;
+  /** The store revision after the write. */
+  readonly revision: number;
+}
+
+export interface ListQuery {
+  readonly pattern?: string;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export interface KeyListing {
+  /** Live keys (or matches of the pattern); absent on a page of a pattern listing. */
+  readonly totalKeys?: number;
+  readonly keys: string[];
+  /** Present when the listing was paged: the cursor of the next page, or null at the end. */
+  readonly nextCursor?: string | null;
+}
+
+export interface KvStats {
+  readonly totalKeys: number;
+  readonly storedKeys: number;
+  readonly keysWithExpiry: number;
+  readonly expiredTotal: number;
+}
+
+export const MAX_PAGE_SIZE = 10_000;
+export const MAX_TTL_SECONDS = 10 * 365 * 24 * 60 * 60;
+
+// C0 controls and DEL would corrupt log lines, headers and terminals that print keys.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+@Injectable()
+export class KvService {
+  private readonly maxKeyBytes: number;
+
+  constructor(
+    @Inject(STORAGE_REPOSITORY) private readonly storage: StorageRepository,
+    @Inject(CLOCK) private readonly clock: Clock,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.maxKeyBytes = config.get('maxKeyBytes', { infer: true });
+  }
+
+  async get(key: string): Promise<KeyRecord> {
+    this.checkKey(key);
+    const entry = await this.storage.get(key);
+    if (entry === undefined) throw new KeyNotFoundError(key);
+    return entry;
+  }
+
+  async put(key: string, value: string, options: PutOptions = {}): Promise<WriteReceipt> {
+    this.checkKey(key);
+    if (options.ttlSeconds !== undefined && options.keepTtl) {
+      throw new InvalidArgumentError('ttl and keepTtl cannot be used together');
+    }
+    const expiresAt =
+      options.ttlSeconds !== undefined
+        ? this.expiryFor(options.ttlSeconds)
+        : options.keepTtl
+          ? 'keep'
+          : null;
+    return this.commit({ op: 'put', key, value, expiresAt }, options.condition);
+  }
+
+  async delete(key: string, condition?: WriteCondition): Promise<WriteReceipt> {
+    this.checkKey(key);
+    return this.commit({ op: 'delete', key }, condition);
+  }
+
+  /** Sets (seconds) or removes (null) a key's expiry without resending its value. */
+  async setTtl(key: string, ttlSeconds: number | null): Promise<WriteReceipt> {
+    this.checkKey(key);
+    const expiresAt = ttlSeconds === null ? null : this.expiryFor(ttlSeconds);
+    return this.commit({ op: 'ttl', key, expiresAt });
+  }
+
+  /** Remaining seconds (millisecond precision) of a key's expiry, or null if it has none. */
+  remainingTtl(record: KeyRecord): number | null {
+    if (record.expiresAt === null) return null;
+    return Math.max(0, record.expiresAt - this.clock.now()) / 1000;
+  }
+
+  async listKeys(query: ListQuery): Promise<KeyListing> {
+    const match = query.pattern === undefined ? undefined : compilePattern(query.pattern);
+    if (query.limit === undefined) {
+      if (query.cursor !== undefined) {
+        throw new InvalidArgumentError('cursor needs limit: pass the limit of the first page');
+      }
+      const keys = await this.storage.listKeys(match);
+      return { totalKeys: keys.length, keys };
+    }
+    if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > MAX_PAGE_SIZE) {
+      throw new InvalidArgumentError(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+    }
+    const from =
+      query.cursor === undefined
+        ? undefined
+        : decodeCursor(query.cursor, this.storage.currentRevision());
+    const page = await this.storage.scan({ from, limit: query.limit, match });
+    const nextCursor = page.next === null ? null : encodeCursor(page.next);
+    if (match !== undefined) return { keys: page.keys, nextCursor };
+    const { liveKeys } = await this.storage.stats();
+    return { totalKeys: liveKeys, keys: page.keys, nextCursor };
+  }
+
+  async stats(): Promise<KvStats> {
+    const stats = await this.storage.stats();
+    return {
+      totalKeys: stats.liveKeys,
+      storedKeys: stats.storedKeys,
+      keysWithExpiry: stats.keysWithExpiry,
+      expiredTotal: stats.expiredTotal,
+    };
+  }
+
+  private async commit(command: WriteCommand, condition?: WriteCondition): Promise<WriteReceipt> {
+    const outcome = await this.storage.write(command, condition as WriteGuard | undefined);
+    if (!outcome.ok) {
+      // Without a condition the only way to fail is a missing key (delete, ttl change).
+      if (condition === undefined) throw new KeyNotFoundError(command.key);
+      throw new PreconditionFailedError(command.key, outcome.current?.modRevision ?? null);
+    }
+    return { record: outcome.entry, revision: outcome.revision };
+  }
+
+  private expiryFor(ttlSeconds: number): number {
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0.001 || ttlSeconds > MAX_TTL_SECONDS) {
+      throw new InvalidArgumentError(
+        `ttl must be a number of seconds from 0.001 to ${MAX_TTL_SECONDS} (10 years)`,
+      );
+    }
+    return this.clock.now() + Math.round(ttlSeconds * 1000);
+  }
+
+  private checkKey(key: string): void {
+    if (key.length === 0) throw new InvalidKeyError('Key must not be empty');
+    if (Buffer.byteLength(key) > this.maxKeyBytes) throw new KeyTooLongError(this.maxKeyBytes);
+    if (CONTROL_CHARACTER.test(key)) {
+      throw new InvalidKeyError('Key must not contain control characters');
+    }
+  }
+}
+
+function compilePattern(pattern: string): (key: string) => boolean {
+  try {
+    const glob = GlobPattern.compile(pattern);
+    return (key) => glob.matches(key);
+  } catch (error) {
+    if (error instanceof InvalidPatternError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}

@@ -1,0 +1,40 @@
+import { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { AppModule } from '../../src/app.module';
+import { CLOCK, Clock, systemClock } from '../../src/clock/clock';
+import { AppConfig, parseConfig } from '../../src/config/app-config';
+import { configureHttpPlatform, createHttpAdapter } from '../../src/http/http-platform';
+
+export const HTTP_ADAPTERS = ['express', 'fastify'] as const;
+export type HttpAdapterName = (typeof HTTP_ADAPTERS)[number];
+
+export interface TestApp {
+  readonly app: INestApplication;
+  readonly config: AppConfig;
+  /** Base URL of the listening server, e.g. http://127.0.0.1:40123 */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the real application on a random loopback port, configured as `main.ts` does it,
+ * with an optional clock in place of the system one.
+ */
+export async function startTestApp(
+  environment: Record<string, string> = {},
+  clock: Clock = systemClock,
+): Promise<TestApp> {
+  const config = parseConfig({ LOG_LEVEL: 'error', ...environment });
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+    .overrideProvider(CLOCK)
+    .useValue(clock)
+    .compile();
+  const app = moduleRef.createNestApplication(createHttpAdapter(config), {
+    bodyParser: false,
+    logger: ['error'],
+  });
+  configureHttpPlatform(app, config);
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
+  return { app, config, url, close: () => app.close() };
+}
