@@ -4,6 +4,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { ClockModule } from './clock/clock.module';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter';
 import { AppConfig } from './config/app-config';
+import { ExpiryModule } from './expiry/expiry.module';
 import { KeysModule } from './keys/keys.module';
 
 /** The application, built around a configuration that was parsed and validated once. */
@@ -16,6 +17,7 @@ export class AppModule {
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
         ClockModule,
         KeysModule,
+        ExpiryModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
     };

@@ -5,11 +5,19 @@ import { HTTP_ADAPTERS, startTestApp, TestApp } from './support/test-app';
 /** The core contract, byte for byte where the classic store defines it, on both platforms. */
 describe.each(HTTP_ADAPTERS)('keys over HTTP (%s)', (adapter) => {
   let server: TestApp;
-  const call = (method: string, path: string, body?: string | Buffer, headers?: Record<string, string>) =>
-    http(server.url, method, path, body, headers);
+  const call = (
+    method: string,
+    path: string,
+    body?: string | Buffer,
+    headers?: Record<string, string>,
+  ) => http(server.url, method, path, body, headers);
 
   beforeEach(async () => {
-    server = await startTestApp({ HTTP_ADAPTER: adapter, MAX_KEY_BYTES: '64', MAX_VALUE_BYTES: '4096' });
+    server = await startTestApp({
+      HTTP_ADAPTER: adapter,
+      MAX_KEY_BYTES: '64',
+      MAX_VALUE_BYTES: '4096',
+    });
   });
 
   afterEach(async () => {
@@ -30,7 +38,13 @@ describe.each(HTTP_ADAPTERS)('keys over HTTP (%s)', (adapter) => {
       ['PUT', '/key/list', '[1, 2, 3]', 200, '{"success":true,"key":"list","value":[1,2,3]}'],
       ['GET', '/key/name', undefined, 200, '{"key":"name","value":"Alice"}'],
       ['GET', '/key/age', undefined, 200, '{"key":"age","value":30}'],
-      ['GET', '/key/user', undefined, 200, '{"key":"user","value":{"name":"Bob","roles":["admin","dev"]}}'],
+      [
+        'GET',
+        '/key/user',
+        undefined,
+        200,
+        '{"key":"user","value":{"name":"Bob","roles":["admin","dev"]}}',
+      ],
       ['GET', '/keys', undefined, 200, '{"totalKeys":4,"keys":["name","age","user","list"]}'],
       ['DELETE', '/key/age', undefined, 200, '{"success":true,"key":"age"}'],
       ['GET', '/key/age', undefined, 404, '{"error":"Key not found","key":"age"}'],
@@ -89,7 +103,11 @@ describe.each(HTTP_ADAPTERS)('keys over HTTP (%s)', (adapter) => {
       ['/key/a+b', 'a+b'],
     ];
     for (const [path, key] of cases) {
-      expect((await call('PUT', path, `"${key}"`)).json).toEqual({ success: true, key, value: key });
+      expect((await call('PUT', path, `"${key}"`)).json).toEqual({
+        success: true,
+        key,
+        value: key,
+      });
       expect((await call('GET', path)).json).toEqual({ key, value: key });
     }
     const keys = (await call('GET', '/keys')).json as { keys: string[] };
@@ -121,11 +139,41 @@ describe.each(HTTP_ADAPTERS)('keys over HTTP (%s)', (adapter) => {
       ['DELETE', '/key', undefined, 400, { error: 'Key must not be empty' }],
       ['PUT', '/key/a%00b', '1', 400, { error: 'Key must not contain control characters' }],
       ['PUT', '/key/a%0Ab', '1', 400, { error: 'Key must not contain control characters' }],
-      ['PUT', '/key/%ZZ', '1', 400, { error: 'Key has malformed percent-encoding or is not UTF-8' }],
-      ['PUT', '/key/%FF', '1', 400, { error: 'Key has malformed percent-encoding or is not UTF-8' }],
-      ['PUT', `/key/${'k'.repeat(65)}`, '1', 414, { error: 'Key is longer than 64 bytes', maxBytes: 64 }],
-      ['PUT', `/key/${'%C3%A9'.repeat(33)}`, '1', 414, { error: 'Key is longer than 64 bytes', maxBytes: 64 }],
-      ['PUT', '/key/k', `"${'x'.repeat(5000)}"`, 413, { error: 'Value is larger than 4096 bytes', maxBytes: 4096 }],
+      [
+        'PUT',
+        '/key/%ZZ',
+        '1',
+        400,
+        { error: 'Key has malformed percent-encoding or is not UTF-8' },
+      ],
+      [
+        'PUT',
+        '/key/%FF',
+        '1',
+        400,
+        { error: 'Key has malformed percent-encoding or is not UTF-8' },
+      ],
+      [
+        'PUT',
+        `/key/${'k'.repeat(65)}`,
+        '1',
+        414,
+        { error: 'Key is longer than 64 bytes', maxBytes: 64 },
+      ],
+      [
+        'PUT',
+        `/key/${'%C3%A9'.repeat(33)}`,
+        '1',
+        414,
+        { error: 'Key is longer than 64 bytes', maxBytes: 64 },
+      ],
+      [
+        'PUT',
+        '/key/k',
+        `"${'x'.repeat(5000)}"`,
+        413,
+        { error: 'Value is larger than 4096 bytes', maxBytes: 4096 },
+      ],
       ['GET', '/nope', undefined, 404, { error: 'Not found' }],
       ['POST', '/key/k', '1', 404, { error: 'Not found' }],
       ['PATCH', '/keys', undefined, 404, { error: 'Not found' }],
@@ -162,7 +210,9 @@ describe.each(HTTP_ADAPTERS)('keys over HTTP (%s)', (adapter) => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
     expect(preflight.headers.get('access-control-allow-methods')).toMatch(/GET.*PUT.*DELETE/);
-    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('content-type');
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain(
+      'content-type',
+    );
     const get = await call('GET', '/keys', undefined, { Origin: 'http://example.test' });
     expect(get.headers.get('access-control-allow-origin')).toBe('*');
   });

@@ -36,7 +36,9 @@ export class KeysController {
     const { record } = await this.kv.put(key, parseJsonBody(body), options);
     // Echo the ttl as asked (to the millisecond), not as reduced by the time the write took.
     const answeredTtl =
-      ttlSeconds === undefined ? this.kv.remainingTtl(record!) : Math.round(ttlSeconds * 1000) / 1000;
+      ttlSeconds === undefined
+        ? this.kv.remainingTtl(record!)
+        : Math.round(ttlSeconds * 1000) / 1000;
     return putBody(record!, answeredTtl);
   }
 
@@ -85,11 +87,7 @@ function parseTtlBody(json: string): number | null {
   const body: unknown = JSON.parse(json);
   const ttl = (body as { ttl?: unknown } | null)?.ttl;
   const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
-  if (
-    !isObject ||
-    Object.keys(body).length !== 1 ||
-    (ttl !== null && typeof ttl !== 'number')
-  ) {
+  if (!isObject || Object.keys(body).length !== 1 || (ttl !== null && typeof ttl !== 'number')) {
     throw new InvalidArgumentError('Body must be {"ttl": seconds} or {"ttl": null}');
   }
   return ttl as number | null;

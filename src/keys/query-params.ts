@@ -32,7 +32,8 @@ export function parseFlag(name: string, raw: unknown): boolean {
 export function parseInteger(name: string, raw: unknown): number | undefined {
   const text = single(name, raw);
   if (text === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(text)) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  if (!/^\d{1,15}$/.test(text))
+    throw new InvalidArgumentError(`${name} must be a positive integer`);
   return Number(text);
 }
 

@@ -138,9 +138,11 @@ describe('GlobPattern', () => {
       ['abc', 'ab', false],
       ['abc', 'ABC', false],
       // '*': any run, also empty, also across '/'
-      ['*', '', true],
+      ['*', '', true], // current Redis says false: a bug, redis/redis#15643
       ['*', 'a/b/c', true],
       ['**', '', true],
+      ['a*', '', false],
+      ['*a', '', false],
       ['a**b', 'ab', true],
       ['a**b', 'axyb', true],
       ['*a', 'a', true],
@@ -241,6 +243,9 @@ describe('GlobPattern', () => {
       ['[a\\-z]', 'm', false],
       ['[\\]-a]', '^', true], // an escaped character can be a range endpoint: ']'..'a'
       ['[\\]-a]', 'b', false],
+      ['[a-\\]]', '^', true], // and the range's end: 'a'..']'
+      ['[a-\\]]', '\\]', false],
+      ['[\\*-c]', '\\', true],
       // Unicode: one code point is one character
       ['?', '😀', true],
       ['??', '😀', false],
@@ -356,7 +361,7 @@ describe('GlobPattern', () => {
         fc.property(patterns, keys, (pattern, key) => {
           expect(compileOrInvalid(pattern, key)).toBe(reference(pattern, key));
         }),
-        { numRuns: 20_000 },
+        { numRuns: 10_000 },
       );
     });
 

@@ -20,11 +20,15 @@
  * - Reversed ranges are swapped, as in Redis: `[z-a]` is `[a-z]`. Ranges compare code points.
  * - A `-` first or last in a class is literal: `[-a]` and `[a-]` both match `a` or `-`. Redis
  *   reads `[a-]` as the range from `a` to `]` and then looks for another `]`: an accident.
- * - `\` escapes any character, so `\a` is `a`. An escaped character can be a range endpoint:
- *   `[\]-a]` is the range from `]` to `a` (Redis would take the `\` itself as the endpoint).
- *   `[a\-z]` is the three characters `a`, `-` and `z`.
+ * - `\` escapes any character, so `\a` is `a`, and an escaped character is a literal wherever it
+ *   stands, a range endpoint included: `[\]-a]` is the range from `]` to `a`, and `[a-\]]` the
+ *   range from `a` to `]`. Redis reads the first as the three members `]`, `-`, `a`, and the
+ *   second as a range ending at `\` followed by a literal `]`. An escaped `-` never makes a
+ *   range: `[a\-z]` is the three characters `a`, `-` and `z`.
  * - `^` negates only right after `[`; elsewhere it is literal.
  * - A trailing `\` has nothing to escape and matches a literal `\`, as in Redis.
+ * - `*` matches the empty key. Redis's current stringmatchlen does not, because it stops as soon
+ *   as the key is used up (reported as a bug: redis/redis#15643).
  * - There is no nesting limit: Redis gives up (no match) after 1000 nested stars, so it says that
  *   `*?` repeated 50,000 times does not match 50,000 characters. It does, and here it is found.
  *

@@ -145,6 +145,12 @@ export class KvService {
     return { totalKeys: liveKeys, keys: page.keys, nextCursor };
   }
 
+  /** Removes up to `limit` expired keys through the storage's write path; returns how many. */
+  async expireDue(limit: number): Promise<number> {
+    const changes = await this.storage.expireDue(limit);
+    return changes.length;
+  }
+
   async stats(): Promise<KvStats> {
     const stats = await this.storage.stats();
     return {

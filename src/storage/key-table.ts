@@ -88,7 +88,7 @@ export class KeyTable {
     // A TTL changed back to an earlier value leaves two current marks for one key.
     const taken = new Set<string>();
     let revision = this.revision;
-    for (let mark = this.expiries.peek(); mark && mark.expiresAt <= now; ) {
+    for (let mark = this.expiries.peek(); mark && mark.expiresAt <= now;) {
       if (changes.length >= limit) break;
       this.expiries.pop();
       if (this.isCurrent(mark) && !taken.has(mark.key)) {
@@ -133,7 +133,7 @@ export class KeyTable {
   /** Forgets keys that expired while the store was closed, without recording changes. */
   discardExpired(): void {
     const now = this.clock.now();
-    for (let mark = this.expiries.peek(); mark && mark.expiresAt <= now; ) {
+    for (let mark = this.expiries.peek(); mark && mark.expiresAt <= now;) {
       this.expiries.pop();
       if (this.isCurrent(mark)) this.remove(mark.key);
       mark = this.expiries.peek();

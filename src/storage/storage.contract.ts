@@ -169,10 +169,7 @@ export function describeStorageContract(
 
       it('filters with a predicate', async () => {
         for (const key of ['user:1', 'order:1', 'user:2']) await put(key, 1);
-        expect(await repo.listKeys((key) => key.startsWith('user:'))).toEqual([
-          'user:1',
-          'user:2',
-        ]);
+        expect(await repo.listKeys((key) => key.startsWith('user:'))).toEqual(['user:1', 'user:2']);
       });
     });
 

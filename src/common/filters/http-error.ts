@@ -30,7 +30,8 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
   if (exception instanceof KeyNotFoundError) {
     return { status: 404, body: { error: exception.message, key: exception.key } };
   }
-  if (exception instanceof InvalidJsonError) return { status: 400, body: { error: 'Invalid JSON' } };
+  if (exception instanceof InvalidJsonError)
+    return { status: 400, body: { error: 'Invalid JSON' } };
   if (exception instanceof KeyTooLongError) {
     return { status: 414, body: { error: exception.message, maxBytes: exception.maxBytes } };
   }

@@ -21,7 +21,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const response = host.switchToHttp().getResponse();
     const answer = toHttpError(exception, this.maxValueBytes);
     if (answer === undefined) {
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+      this.logger.error(
+        exception instanceof Error ? (exception.stack ?? exception.message) : exception,
+      );
     }
     const { status, body } = answer ?? { status: 500, body: { error: 'Internal server error' } };
     this.adapterHost.httpAdapter.reply(response, body, status);

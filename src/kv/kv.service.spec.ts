@@ -1,0 +1,173 @@
+import { StorageRepository, WriteOutcome } from '../storage/storage.repository';
+import {
+  InvalidArgumentError,
+  InvalidKeyError,
+  KeyNotFoundError,
+  KeyTooLongError,
+  PreconditionFailedError,
+} from './kv.errors';
+import { createKvService } from './testing/create-kv-service';
+
+/** A repository double that records what the service asks of it. */
+function fakeStorage(outcome: WriteOutcome = { ok: false, current: null }) {
+  const storage = {
+    get: jest.fn().mockResolvedValue(undefined),
+    write: jest.fn().mockResolvedValue(outcome),
+    scan: jest.fn().mockResolvedValue({ keys: ['a'], next: null }),
+    listKeys: jest.fn().mockResolvedValue(['a', 'b']),
+    stats: jest.fn().mockResolvedValue({
+      liveKeys: 2,
+      storedKeys: 3,
+      keysWithExpiry: 1,
+      expiredTotal: 4,
+      revision: 9,
+    }),
+    expireDue: jest.fn().mockResolvedValue([]),
+    currentRevision: jest.fn().mockReturnValue(9),
+    open: jest.fn(),
+    close: jest.fn(),
+  };
+  return storage as typeof storage & StorageRepository;
+}
+
+describe('KvService', () => {
+  describe('keys', () => {
+    it.each([
+      ['', InvalidKeyError],
+      ['a\u0000b', InvalidKeyError],
+      ['tab\there', InvalidKeyError],
+      ['x'.repeat(1025), KeyTooLongError],
+      ['é'.repeat(513), KeyTooLongError],
+    ])('refuses %j before touching storage', async (key, error) => {
+      const storage = fakeStorage();
+      const { kv } = createKvService({ storage });
+      await expect(kv.put(key, '1')).rejects.toBeInstanceOf(error);
+      await expect(kv.get(key)).rejects.toBeInstanceOf(error);
+      expect(storage.write).not.toHaveBeenCalled();
+      expect(storage.get).not.toHaveBeenCalled();
+    });
+
+    it('accepts a key of exactly MAX_KEY_BYTES bytes', async () => {
+      const { kv } = createKvService({ env: { MAX_KEY_BYTES: '4' } });
+      await expect(kv.put('éé', '1')).resolves.toBeDefined();
+      await expect(kv.put('ééx', '1')).rejects.toBeInstanceOf(KeyTooLongError);
+    });
+  });
+
+  describe('writes', () => {
+    it('turns a ttl into an absolute expiry at millisecond resolution', async () => {
+      const storage = fakeStorage();
+      const { kv, clock } = createKvService({ storage });
+      await kv.put('k', '1', { ttlSeconds: 1.2345 }).catch(() => undefined);
+      expect(storage.write).toHaveBeenCalledWith(
+        { op: 'put', key: 'k', value: '1', expiresAt: clock.now() + 1235 },
+        undefined,
+      );
+    });
+
+    it('asks storage to keep the expiry with keepTtl and to drop it otherwise', async () => {
+      const storage = fakeStorage();
+      const { kv } = createKvService({ storage });
+      await kv.put('k', '1', { keepTtl: true }).catch(() => undefined);
+      await kv.put('k', '1').catch(() => undefined);
+      expect(storage.write.mock.calls.map(([command]) => command.expiresAt)).toEqual([
+        'keep',
+        null,
+      ]);
+    });
+
+    it.each([0, -1, 0.0004, Infinity, NaN, 10 * 365 * 86400 + 1])(
+      'refuses ttl %p',
+      async (ttlSeconds) => {
+        const storage = fakeStorage();
+        const { kv } = createKvService({ storage });
+        await expect(kv.put('k', '1', { ttlSeconds })).rejects.toBeInstanceOf(InvalidArgumentError);
+        await expect(kv.setTtl('k', ttlSeconds)).rejects.toBeInstanceOf(InvalidArgumentError);
+        expect(storage.write).not.toHaveBeenCalled();
+      },
+    );
+
+    it('refuses ttl together with keepTtl', async () => {
+      const { kv } = createKvService();
+      await expect(kv.put('k', '1', { ttlSeconds: 5, keepTtl: true })).rejects.toThrow(
+        'ttl and keepTtl cannot be used together',
+      );
+    });
+
+    it('reports a missing key for an unconditional delete or ttl change', async () => {
+      const { kv } = createKvService({ storage: fakeStorage() });
+      await expect(kv.delete('k')).rejects.toEqual(new KeyNotFoundError('k'));
+      await expect(kv.setTtl('k', null)).rejects.toBeInstanceOf(KeyNotFoundError);
+    });
+
+    it('reports a failed condition with the current modRevision', async () => {
+      const current = {
+        key: 'k',
+        value: '1',
+        expiresAt: null,
+        createRevision: 1,
+        modRevision: 5,
+        version: 2,
+      };
+      const storage = fakeStorage({ ok: false, current });
+      const { kv } = createKvService({ storage });
+      const condition = { require: 'modRevision', modRevision: 4 } as const;
+      await expect(kv.put('k', '2', { condition })).rejects.toEqual(
+        new PreconditionFailedError('k', 5),
+      );
+      expect(storage.write).toHaveBeenCalledWith(expect.anything(), condition);
+    });
+  });
+
+  describe('listing', () => {
+    it('lists everything with a count when no limit is given', async () => {
+      const { kv } = createKvService({ storage: fakeStorage() });
+      expect(await kv.listKeys({})).toEqual({ totalKeys: 2, keys: ['a', 'b'] });
+    });
+
+    it('pages with a cursor and counts live keys only without a pattern', async () => {
+      const storage = fakeStorage();
+      const { kv } = createKvService({ storage });
+      expect(await kv.listKeys({ limit: 10 })).toEqual({
+        totalKeys: 2,
+        keys: ['a'],
+        nextCursor: null,
+      });
+      expect(await kv.listKeys({ limit: 10, pattern: 'a*' })).toEqual({
+        keys: ['a'],
+        nextCursor: null,
+      });
+    });
+
+    it.each([0, 10_001, 1.5])('refuses limit %p', async (limit) => {
+      const { kv } = createKvService();
+      await expect(kv.listKeys({ limit })).rejects.toBeInstanceOf(InvalidArgumentError);
+    });
+
+    it('refuses a cursor without a limit, a forged cursor and a malformed pattern', async () => {
+      const { kv } = createKvService();
+      await expect(kv.listKeys({ cursor: 'abc' })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(kv.listKeys({ limit: 1, cursor: 'abc' })).rejects.toThrow('Invalid cursor');
+      await expect(kv.listKeys({ pattern: 'a[b' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    });
+
+    it('hands out cursors that resume where the page ended', async () => {
+      const { kv } = createKvService();
+      for (const key of ['a', 'b', 'c']) await kv.put(key, '1');
+      const first = await kv.listKeys({ limit: 2 });
+      expect(first.keys).toEqual(['a', 'b']);
+      const second = await kv.listKeys({ limit: 2, cursor: first.nextCursor! });
+      expect(second).toEqual({ totalKeys: 3, keys: ['c'], nextCursor: null });
+    });
+  });
+
+  it('maps storage statistics to the domain view', async () => {
+    const { kv } = createKvService({ storage: fakeStorage() });
+    expect(await kv.stats()).toEqual({
+      totalKeys: 2,
+      storedKeys: 3,
+      keysWithExpiry: 1,
+      expiredTotal: 4,
+    });
+  });
+});
