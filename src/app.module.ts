@@ -4,8 +4,12 @@ import { APP_FILTER } from '@nestjs/core';
 import { ClockModule } from './clock/clock.module';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter';
 import { AppConfig } from './config/app-config';
+import { AuthModule } from './auth/auth.module';
 import { ExpiryModule } from './expiry/expiry.module';
+import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
+import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 
 /** The application, built around a configuration that was parsed and validated once. */
 @Module({})
@@ -15,9 +19,13 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
+        LoggingModule,
         ClockModule,
         KeysModule,
         ExpiryModule,
+        HealthModule,
+        MetricsModule,
+        AuthModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
     };

@@ -3,11 +3,14 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigError, parseConfig } from './config/app-config';
 import { configureHttpPlatform, createHttpAdapter } from './http/http-platform';
+import { AppLogger } from './logging/app-logger';
 
 async function bootstrap(config: AppConfig): Promise<void> {
   const app = await NestFactory.create(AppModule.forRoot(config), createHttpAdapter(config), {
     bodyParser: false,
+    bufferLogs: true,
   });
+  app.useLogger(app.get(AppLogger));
   configureHttpPlatform(app, config);
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);

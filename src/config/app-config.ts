@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -62,6 +63,12 @@ const environmentSchema = z.object({
   SWEEP_INTERVAL_MS: integer('SWEEP_INTERVAL_MS', 10, 3_600_000, 1000),
   CORS_ORIGIN: text('*'),
   LOG_LEVEL: choice('LOG_LEVEL', LOG_LEVELS, 'info'),
+  LOG_PRETTY: flag('LOG_PRETTY', false),
+  AUTH_TOKEN: z.string().optional(),
+  AUTH_TOKEN_FILE: z.string().optional(),
+  METRICS_PUBLIC: flag('METRICS_PUBLIC', true),
+  HEADERS_TIMEOUT_MS: integer('HEADERS_TIMEOUT_MS', 1000, 600_000, 10_000),
+  REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 1000, 3_600_000, 30_000),
 });
 
 /** Every setting kvstore reads, parsed and checked. Nothing else reads process.env. */
@@ -80,6 +87,12 @@ export interface AppConfig {
   readonly sweepIntervalMs: number;
   readonly corsOrigin: string;
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly logPretty: boolean;
+  /** Bearer token every data route requires, or null when auth is off. */
+  readonly authToken: string | null;
+  readonly metricsPublic: boolean;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -109,5 +122,34 @@ export function parseConfig(environment: Record<string, string | undefined>): Ap
     sweepIntervalMs: env.SWEEP_INTERVAL_MS,
     corsOrigin: env.CORS_ORIGIN,
     logLevel: env.LOG_LEVEL,
+    logPretty: env.LOG_PRETTY,
+    authToken: readAuthToken(env.AUTH_TOKEN, env.AUTH_TOKEN_FILE),
+    metricsPublic: env.METRICS_PUBLIC,
+    headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
   };
+}
+
+/** AUTH_TOKEN, or the contents of AUTH_TOKEN_FILE (a Docker or Kubernetes secret). */
+function readAuthToken(token: string | undefined, file: string | undefined): string | null {
+  if (token !== undefined && file !== undefined) {
+    throw new ConfigError('Invalid configuration: set AUTH_TOKEN or AUTH_TOKEN_FILE, not both');
+  }
+  let value = token;
+  if (file !== undefined) {
+    try {
+      value = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConfigError(`Invalid configuration: AUTH_TOKEN_FILE cannot be read (${reason})`);
+    }
+  }
+  if (value === undefined) return null;
+  if (!/^[\x21-\x7e]+$/.test(value)) {
+    const name = file === undefined ? 'AUTH_TOKEN' : 'AUTH_TOKEN_FILE';
+    throw new ConfigError(
+      `Invalid configuration: ${name} must be a non-empty token of printable ASCII without spaces`,
+    );
+  }
+  return value;
 }

@@ -1,5 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import helmet from 'helmet';
+import type { Server } from 'node:http';
 import { AbstractHttpAdapter } from '@nestjs/core';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -75,6 +77,13 @@ export function configureHttpPlatform(app: INestApplication, config: AppConfig):
       limit: config.maxValueBytes,
     });
   }
+  // Security headers; the default Content-Security-Policy allows Swagger UI's own assets.
+  app.use(helmet());
+  // Slow clients (slowloris) may hold a connection only this long. Node's defaults are 60 s
+  // for headers and 300 s for a whole request.
+  const server = app.getHttpServer() as Server;
+  server.headersTimeout = config.headersTimeoutMs;
+  server.requestTimeout = config.requestTimeoutMs;
   app.enableCors({
     origin: config.corsOrigin === '*' ? '*' : config.corsOrigin.split(',').map((o) => o.trim()),
     methods: ['GET', 'PUT', 'DELETE'],

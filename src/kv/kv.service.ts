@@ -4,6 +4,7 @@ import { CLOCK, Clock } from '../clock/clock';
 import { AppConfig } from '../config/app-config';
 import {
   STORAGE_REPOSITORY,
+  StorageHealth,
   StorageRepository,
   StoredEntry,
   WriteCommand,
@@ -149,6 +150,11 @@ export class KvService {
   async expireDue(limit: number): Promise<number> {
     const changes = await this.storage.expireDue(limit);
     return changes.length;
+  }
+
+  /** Whether the store can take writes now. */
+  storageHealth(): StorageHealth {
+    return this.storage.health();
   }
 
   async stats(): Promise<KvStats> {

@@ -4,6 +4,7 @@ import {
   Change,
   ScanPage,
   ScanRequest,
+  StorageHealth,
   StorageRepository,
   StorageStats,
   StoredEntry,
@@ -60,5 +61,9 @@ export class MemoryStorageRepository implements StorageRepository {
 
   currentRevision(): number {
     return this.table.currentRevision;
+  }
+
+  health(): StorageHealth {
+    return { writable: true };
   }
 }

@@ -105,6 +105,12 @@ export interface StorageStats {
   readonly revision: number;
 }
 
+export interface StorageHealth {
+  /** False while the store refuses writes (a failed fsync, an unwritable data directory). */
+  readonly writable: boolean;
+  readonly reason?: string;
+}
+
 export interface StorageRepository {
   /** Opens the store (recovering durable state); called once before any other method. */
   open(): Promise<void>;
@@ -133,6 +139,9 @@ export interface StorageRepository {
 
   /** The revision of the last committed change (0 for an empty, new store). */
   currentRevision(): number;
+
+  /** Whether the store can take writes now; the readiness probe reports it. */
+  health(): StorageHealth;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { HttpException } from '@nestjs/common';
+import { HttpException, ServiceUnavailableException } from '@nestjs/common';
+import { AuthenticationError } from '../../auth/authentication.error';
 import {
   InvalidArgumentError,
   InvalidJsonError,
@@ -13,6 +14,7 @@ import {
 export interface HttpError {
   readonly status: number;
   readonly body: { readonly error: string } & Record<string, unknown>;
+  readonly headers?: Record<string, string>;
 }
 
 /** A framework error that carries an HTTP status (body parsers, routers). */
@@ -49,6 +51,17 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
   }
   if (exception instanceof StorageUnavailableError) {
     return { status: 503, body: { error: `Storage unavailable: ${exception.message}` } };
+  }
+  if (exception instanceof AuthenticationError) {
+    return {
+      status: 401,
+      body: { error: exception.message },
+      headers: { 'WWW-Authenticate': 'Bearer realm="kvstore"' },
+    };
+  }
+  // Terminus reports a failed health check as a 503 whose response holds the details.
+  if (exception instanceof ServiceUnavailableException) {
+    return { status: 503, body: { error: 'Not ready', ...(exception.getResponse() as object) } };
   }
   if (exception instanceof HttpException) {
     return frameworkError(exception.getStatus(), exception.message, maxValueBytes);

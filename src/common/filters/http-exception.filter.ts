@@ -2,7 +2,9 @@ import { ArgumentsHost, Catch, ExceptionFilter, Inject, Logger } from '@nestjs/c
 import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '../../config/app-config';
-import { toHttpError } from './http-error';
+import { HttpError, toHttpError } from './http-error';
+
+const INTERNAL_ERROR: HttpError = { status: 500, body: { error: 'Internal server error' } };
 
 /** Answers every failed request with a JSON `{ "error": ... }` body and the right status. */
 @Catch()
@@ -25,7 +27,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
         exception instanceof Error ? (exception.stack ?? exception.message) : exception,
       );
     }
-    const { status, body } = answer ?? { status: 500, body: { error: 'Internal server error' } };
-    this.adapterHost.httpAdapter.reply(response, body, status);
+    const { status, body, headers = {} } = answer ?? INTERNAL_ERROR;
+    const adapter = this.adapterHost.httpAdapter;
+    for (const [name, value] of Object.entries(headers)) adapter.setHeader(response, name, value);
+    adapter.reply(response, body, status);
   }
 }

@@ -1,0 +1,56 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, parseConfig } from './app-config';
+
+describe('parseConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    expect(parseConfig({})).toMatchObject({
+      port: 4000,
+      host: '0.0.0.0',
+      httpAdapter: 'express',
+      storage: 'memory',
+      maxKeyBytes: 1024,
+      maxValueBytes: 1024 * 1024,
+      sweepIntervalMs: 1000,
+      corsOrigin: '*',
+      logLevel: 'info',
+      authToken: null,
+      metricsPublic: true,
+    });
+  });
+
+  it('parses valid values', () => {
+    expect(
+      parseConfig({ PORT: '8080', STORAGE: 'FILE', FSYNC: 'always', METRICS_PUBLIC: 'false' }),
+    ).toMatchObject({ port: 8080, storage: 'file', fsync: 'always', metricsPublic: false });
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT must be an integer from 0 to 65535 (got "abc")'],
+    [{ PORT: '70000' }, 'PORT must be an integer'],
+    [{ STORAGE: 'redis' }, 'STORAGE must be one of memory, file (got "redis")'],
+    [{ HTTP_ADAPTER: 'koa' }, 'HTTP_ADAPTER must be one of express, fastify'],
+    [{ MAX_KEY_BYTES: '0' }, 'MAX_KEY_BYTES must be an integer'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
+    [{ RECOVER_TRUNCATE: 'maybe' }, 'RECOVER_TRUNCATE must be one of'],
+    [{ AUTH_TOKEN: 'has space' }, 'AUTH_TOKEN must be a non-empty token'],
+    [{ AUTH_TOKEN: 'a', AUTH_TOKEN_FILE: '/x' }, 'set AUTH_TOKEN or AUTH_TOKEN_FILE, not both'],
+    [{ AUTH_TOKEN_FILE: '/nonexistent/token' }, 'AUTH_TOKEN_FILE cannot be read'],
+  ])('refuses %j, naming the variable', (environment, message) => {
+    expect(() => parseConfig(environment)).toThrow(ConfigError);
+    expect(() => parseConfig(environment)).toThrow(message);
+  });
+
+  it('names every bad variable at once', () => {
+    expect(() => parseConfig({ PORT: 'x', FSYNC: 'sometimes' })).toThrow(
+      /PORT must be .*; FSYNC must be one of always, everysec, no/,
+    );
+  });
+
+  it('reads the token from AUTH_TOKEN_FILE, without the trailing newline', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'kv-config-')), 'token');
+    writeFileSync(file, 'from-a-secret\n');
+    expect(parseConfig({ AUTH_TOKEN_FILE: file }).authToken).toBe('from-a-secret');
+  });
+});

@@ -1,0 +1,81 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { KvService } from '../kv/kv.service';
+
+/** HTTP latency buckets in seconds: a key-value request is expected in well under 10 ms. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+interface RequestSeries {
+  count: Counter.Internal;
+  latency: Histogram.Internal<string>;
+}
+
+/**
+ * One registry per application (not prom-client's global one), so tests can run several
+ * applications in one process. Store figures are read when Prometheus scrapes, not kept
+ * up to date on the hot path.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+  private readonly requests: Counter<string>;
+  private readonly latency: Histogram<string>;
+  private readonly series = new Map<string, RequestSeries>();
+
+  constructor(kv: KvService) {
+    collectDefaultMetrics({ register: this.registry });
+    const labelNames = ['method', 'route', 'status'];
+    this.requests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status',
+      labelNames,
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from a request reaching its route to the last byte of the answer',
+      labelNames,
+      buckets: LATENCY_BUCKETS,
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'kv_keys',
+      help: 'Keys physically stored, including expired ones not swept yet',
+      registers: [this.registry],
+      async collect() {
+        this.set((await kv.stats()).storedKeys);
+      },
+    });
+    new Gauge({
+      name: 'kv_live_keys',
+      help: 'Keys that are live now',
+      registers: [this.registry],
+      async collect() {
+        this.set((await kv.stats()).totalKeys);
+      },
+    });
+    new Counter({
+      name: 'kv_expired_keys_total',
+      help: 'Keys removed by expiry since the process started',
+      registers: [this.registry],
+      async collect() {
+        // The store keeps the running total; the counter mirrors it at scrape time.
+        this.reset();
+        this.inc((await kv.stats()).expiredTotal);
+      },
+    });
+  }
+
+  observeRequest(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      // Label lookups hash their values; bind each series once instead of on every request.
+      const labels = { method, route, status: String(status) };
+      series = { count: this.requests.labels(labels), latency: this.latency.labels(labels) };
+      this.series.set(key, series);
+    }
+    series.count.inc();
+    series.latency.observe(seconds);
+  }
+}

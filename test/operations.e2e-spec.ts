@@ -1,0 +1,135 @@
+import { http } from './support/http-client';
+import { HTTP_ADAPTERS, startTestApp, TestApp } from './support/test-app';
+
+describe.each(HTTP_ADAPTERS)('operating the service (%s)', (adapter) => {
+  describe('health and metrics', () => {
+    let server: TestApp;
+    const call = (method: string, path: string, body?: string) =>
+      http(server.url, method, path, body);
+
+    beforeAll(async () => {
+      server = await startTestApp({ HTTP_ADAPTER: adapter });
+    });
+
+    afterAll(async () => {
+      await server.close();
+    });
+
+    it('answers liveness and readiness', async () => {
+      expect(await call('GET', '/health')).toMatchObject({ status: 200, json: { status: 'ok' } });
+      expect(await call('GET', '/health/ready')).toMatchObject({
+        status: 200,
+        json: { status: 'ok', info: { storage: { status: 'up' } } },
+      });
+    });
+
+    it('exposes Prometheus metrics by route template, store figures and process metrics', async () => {
+      await call('PUT', '/key/a%2Fb', '1');
+      await call('PUT', '/key/c', '2');
+      await call('GET', '/key/missing');
+      const metrics = await call('GET', '/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(metrics.text).toMatch(
+        /^http_requests_total\{method="PUT",route="\/key\/\{key\}",status="200"\} 2$/m,
+      );
+      expect(metrics.text).toMatch(
+        /^http_requests_total\{method="GET",route="\/key\/\{key\}",status="404"\} 1$/m,
+      );
+      expect(metrics.text).toMatch(
+        /^http_request_duration_seconds_bucket\{le="0\.0005",method="PUT",route="\/key\/\{key\}",status="200"\} \d+$/m,
+      );
+      expect(metrics.text).toMatch(/^kv_keys 2$/m);
+      expect(metrics.text).toMatch(/^kv_expired_keys_total 0$/m);
+      expect(metrics.text).toMatch(/^process_resident_memory_bytes \d+/m);
+      expect(metrics.text).not.toContain('a/b');
+    });
+
+    it('sends security headers', async () => {
+      const answer = await call('GET', '/keys');
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(answer.headers.get('content-security-policy')).toContain("default-src 'self'");
+    });
+  });
+
+  describe('with AUTH_TOKEN', () => {
+    let server: TestApp;
+    const token = 's3cret-token-for-tests';
+    const call = (
+      path: string,
+      headers: Record<string, string> = {},
+      method = 'GET',
+      body?: string,
+    ) => http(server.url, method, path, body, headers);
+    const bearer = (value: string) => ({ Authorization: `Bearer ${value}` });
+
+    afterEach(async () => {
+      await server.close();
+    });
+
+    it('requires the bearer token on every data route and leaves health open', async () => {
+      server = await startTestApp({ HTTP_ADAPTER: adapter, AUTH_TOKEN: token });
+      for (const [method, path] of [
+        ['GET', '/key/a'],
+        ['PUT', '/key/a'],
+        ['DELETE', '/key/a'],
+        ['GET', '/keys'],
+        ['GET', '/ttl/a'],
+        ['PUT', '/ttl/a'],
+        ['GET', '/stats'],
+      ]) {
+        for (const headers of [
+          {},
+          bearer('wrong'),
+          bearer(token + 'x'),
+          { Authorization: token },
+        ]) {
+          const answer = await call(path, headers, method, method === 'PUT' ? '1' : undefined);
+          expect({ method, path, status: answer.status }).toEqual({ method, path, status: 401 });
+          expect(answer.headers.get('www-authenticate')).toBe('Bearer realm="kvstore"');
+          expect(typeof (answer.json as { error: unknown }).error).toBe('string');
+        }
+      }
+      expect((await call('/key/a', bearer(token), 'PUT', '"v"')).status).toBe(200);
+      expect((await call('/key/a', bearer(token))).json).toEqual({ key: 'a', value: 'v' });
+      expect((await call('/health')).status).toBe(200);
+      expect((await call('/health/ready')).status).toBe(200);
+      expect((await call('/metrics')).status).toBe(200);
+    });
+
+    it('changed nothing on a refused write', async () => {
+      server = await startTestApp({ HTTP_ADAPTER: adapter, AUTH_TOKEN: token });
+      await call('/key/a', bearer(token), 'PUT', '"kept"');
+      await call('/key/a', bearer('nope'), 'PUT', '"overwritten"');
+      await call('/key/a', {}, 'DELETE');
+      expect((await call('/key/a', bearer(token))).json).toEqual({ key: 'a', value: 'kept' });
+    });
+
+    it('protects /metrics when METRICS_PUBLIC=false', async () => {
+      server = await startTestApp({
+        HTTP_ADAPTER: adapter,
+        AUTH_TOKEN: token,
+        METRICS_PUBLIC: 'false',
+      });
+      expect((await call('/metrics')).status).toBe(401);
+      expect((await call('/metrics', bearer(token))).status).toBe(200);
+    });
+
+    it('answers CORS preflights without a token', async () => {
+      server = await startTestApp({ HTTP_ADAPTER: adapter, AUTH_TOKEN: token });
+      const preflight = await call(
+        '/key/a',
+        {
+          Origin: 'http://app.test',
+          'Access-Control-Request-Method': 'PUT',
+          'Access-Control-Request-Headers': 'authorization',
+        },
+        'OPTIONS',
+      );
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain(
+        'authorization',
+      );
+    });
+  });
+});
