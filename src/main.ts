@@ -1,5 +1,6 @@
-import { Logger } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigError, parseConfig } from './config/app-config';
 import { configureHttpPlatform, createHttpAdapter } from './http/http-platform';
@@ -12,13 +13,44 @@ async function bootstrap(config: AppConfig): Promise<void> {
   });
   app.useLogger(app.get(AppLogger));
   configureHttpPlatform(app, config);
-  app.enableShutdownHooks();
+  drainOnSignals(app);
   await app.listen(config.port, config.host);
-  const url = `http://${config.host}:${config.port}`;
+  // The bound port, not the configured one: PORT=0 asks the system for a free port.
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://${config.host}:${port}`;
   new Logger('kvstore').log(
     `kvstore listening on ${url} (storage: ${config.storage}, http: ${config.httpAdapter}); ` +
-      'endpoints: PUT|GET|DELETE /key/{key}, GET /keys, GET|PUT /ttl/{key}, GET /stats',
+      'endpoints: PUT|GET|DELETE /key/{key}, GET /keys, GET|PUT /ttl/{key}, GET /stats, ' +
+      'GET /health, GET /health/ready, GET /metrics',
   );
+}
+
+/** Longest a shutdown may take before the process gives up on draining. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * SIGTERM and SIGINT stop accepting connections, finish requests in flight, close storage
+ * (flush, fsync, release the lock) and exit 0. Nest's enableShutdownHooks would re-raise the
+ * signal instead, so the process would end "killed by SIGTERM" rather than cleanly.
+ */
+function drainOnSignals(app: INestApplication): void {
+  const logger = new Logger('kvstore');
+  const drain = (signal: NodeJS.Signals) => {
+    logger.log(`${signal} received: draining requests and closing storage`);
+    setTimeout(() => {
+      logger.error(`Shutdown took longer than ${DRAIN_TIMEOUT_MS} ms; exiting`);
+      process.exit(1);
+    }, DRAIN_TIMEOUT_MS).unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`Shutdown failed: ${error instanceof Error ? error.message : error}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', drain);
+  process.once('SIGINT', drain);
 }
 
 function loadConfig(): AppConfig {
