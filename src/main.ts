@@ -3,7 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigError, parseConfig } from './config/app-config';
-import { configureHttpPlatform, createHttpAdapter } from './http/http-platform';
+import { configureApp } from './app.setup';
+import { createHttpAdapter } from './http/http-platform';
 import { AppLogger } from './logging/app-logger';
 
 async function bootstrap(config: AppConfig): Promise<void> {
@@ -12,7 +13,7 @@ async function bootstrap(config: AppConfig): Promise<void> {
     bufferLogs: true,
   });
   app.useLogger(app.get(AppLogger));
-  configureHttpPlatform(app, config);
+  configureApp(app, config);
   drainOnSignals(app);
   await app.listen(config.port, config.host);
   // The bound port, not the configured one: PORT=0 asks the system for a free port.

@@ -3,7 +3,8 @@ import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module';
 import { CLOCK, Clock, systemClock } from '../../src/clock/clock';
 import { AppConfig, parseConfig } from '../../src/config/app-config';
-import { configureHttpPlatform, createHttpAdapter } from '../../src/http/http-platform';
+import { configureApp } from '../../src/app.setup';
+import { createHttpAdapter } from '../../src/http/http-platform';
 
 export const HTTP_ADAPTERS = ['express', 'fastify'] as const;
 export type HttpAdapterName = (typeof HTTP_ADAPTERS)[number];
@@ -33,7 +34,7 @@ export async function startTestApp(
     bodyParser: false,
     logger: ['error'],
   });
-  configureHttpPlatform(app, config);
+  configureApp(app, config);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
   return { app, config, url, close: () => app.close() };

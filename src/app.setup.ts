@@ -1,0 +1,10 @@
+import { INestApplication } from '@nestjs/common';
+import { AppConfig } from './config/app-config';
+import { configureHttpPlatform } from './http/http-platform';
+import { setupOpenApi } from './openapi/openapi.setup';
+
+/** Everything done to a created application before it listens: shared by main and the tests. */
+export function configureApp(app: INestApplication, config: AppConfig): void {
+  configureHttpPlatform(app, config);
+  setupOpenApi(app);
+}
