@@ -10,6 +10,7 @@ import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { WatchModule } from './watch/watch.module';
 
 /** The application, built around a configuration that was parsed and validated once. */
 @Module({})
@@ -26,6 +27,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         AuthModule,
+        WatchModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
     };

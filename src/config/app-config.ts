@@ -69,6 +69,8 @@ const environmentSchema = z.object({
   METRICS_PUBLIC: flag('METRICS_PUBLIC', true),
   HEADERS_TIMEOUT_MS: integer('HEADERS_TIMEOUT_MS', 1000, 600_000, 10_000),
   REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 1000, 3_600_000, 30_000),
+  WATCH_HISTORY: integer('WATCH_HISTORY', 1, 10_000_000, 10_000),
+  WATCH_QUEUE: integer('WATCH_QUEUE', 1, 1_000_000, 1000),
 });
 
 /** Every setting kvstore reads, parsed and checked. Nothing else reads process.env. */
@@ -93,6 +95,10 @@ export interface AppConfig {
   readonly metricsPublic: boolean;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
+  /** Changes kept for /watch replay and resumption (fromRevision, Last-Event-ID). */
+  readonly watchHistory: number;
+  /** Changes that may wait for one /watch subscriber before its stream is cut off. */
+  readonly watchQueue: number;
 }
 
 export class ConfigError extends Error {
@@ -127,6 +133,8 @@ export function parseConfig(environment: Record<string, string | undefined>): Ap
     metricsPublic: env.METRICS_PUBLIC,
     headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+    watchHistory: env.WATCH_HISTORY,
+    watchQueue: env.WATCH_QUEUE,
   };
 }
 

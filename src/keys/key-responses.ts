@@ -1,4 +1,5 @@
 import { KeyRecord } from '../kv/kv.service';
+import { entityTag } from './conditional-headers';
 
 /**
  * The bodies that carry a stored value are assembled as text: the store keeps each value as
@@ -6,6 +7,21 @@ import { KeyRecord } from '../kv/kv.service';
  * value, without parsing and re-serialising it on every read.
  */
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
+/** The part of an answer a handler sets; Express's Response and Fastify's reply both have it. */
+export interface AnswerHead {
+  header(name: string, value: string): unknown;
+  status(code: number): unknown;
+}
+
+/**
+ * Revisions travel in headers so that the bodies stay those of the core contract: the key's
+ * ETag (its modRevision), when there is a key, and the store's revision.
+ */
+export function sendRevisions(answer: AnswerHead, revision: number, record: KeyRecord | null) {
+  if (record !== null) answer.header('ETag', entityTag(record.modRevision));
+  answer.header('X-Kv-Revision', String(revision));
+}
 
 export interface ExpiryView {
   /** Remaining seconds, millisecond precision, or null without expiry. */

@@ -1,8 +1,32 @@
-import { Body, Controller, Delete, Get, Header, Put, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, Put, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { InvalidArgumentError } from '../kv/kv.errors';
 import { KeyListing, KvService, KvStats } from '../kv/kv.service';
+import {
+  existingKeyCondition,
+  notModifiedCheck,
+  Preconditions,
+  putCondition,
+} from './conditional-headers';
 import { parseJsonBody } from './json-body';
-import { ExpiryView, expiryView, getBody, JSON_CONTENT_TYPE, putBody } from './key-responses';
+import {
+  AnswerHead,
+  ExpiryView,
+  expiryView,
+  getBody,
+  JSON_CONTENT_TYPE,
+  putBody,
+  sendRevisions,
+} from './key-responses';
+import {
+  ApiDeleteKey,
+  ApiGetKey,
+  ApiGetTtl,
+  ApiListKeys,
+  ApiPutKey,
+  ApiPutTtl,
+  ApiStats,
+} from './keys.openapi';
 import { PathKey } from './path-key';
 import { parseFlag, parseInteger, parseSeconds, parseText } from './query-params';
 
@@ -11,29 +35,48 @@ const KEY_ROUTE = 'key{/*key}';
 const TTL_ROUTE = 'ttl{/*key}';
 
 /** Translates HTTP to KvService calls and back; every rule about keys lives in the service. */
+@ApiTags('Keys')
+@ApiBearerAuth()
 @Controller()
 export class KeysController {
   constructor(private readonly kv: KvService) {}
 
   @Get(KEY_ROUTE)
+  @ApiGetKey()
   @Header('Content-Type', JSON_CONTENT_TYPE)
-  async get(@PathKey('/key/') key: string, @Query('meta') meta?: unknown): Promise<string> {
+  async get(
+    @PathKey('/key/') key: string,
+    @Preconditions() preconditions: Preconditions,
+    @Res({ passthrough: true }) answer: AnswerHead,
+    @Query('meta') meta?: unknown,
+  ): Promise<string | undefined> {
     const wantsMeta = parseFlag('meta', meta);
-    const record = await this.kv.get(key);
+    const isNotModified = notModifiedCheck(preconditions);
+    const { record, revision } = await this.kv.get(key);
+    sendRevisions(answer, revision, record);
+    if (isNotModified(record.modRevision)) {
+      answer.status(304);
+      return undefined;
+    }
     return getBody(record, this.kv.remainingTtl(record), wantsMeta);
   }
 
   @Put(KEY_ROUTE)
+  @ApiPutKey()
   @Header('Content-Type', JSON_CONTENT_TYPE)
   async put(
     @PathKey('/key/') key: string,
     @Body() body: unknown,
+    @Preconditions() preconditions: Preconditions,
+    @Res({ passthrough: true }) answer: AnswerHead,
     @Query('ttl') ttl?: unknown,
     @Query('keepTtl') keepTtl?: unknown,
   ): Promise<string> {
     const ttlSeconds = parseSeconds('ttl', ttl);
-    const options = { ttlSeconds, keepTtl: parseFlag('keepTtl', keepTtl) };
-    const { record } = await this.kv.put(key, parseJsonBody(body), options);
+    const condition = putCondition(preconditions);
+    const options = { ttlSeconds, keepTtl: parseFlag('keepTtl', keepTtl), condition };
+    const { record, revision } = await this.kv.put(key, parseJsonBody(body), options);
+    sendRevisions(answer, revision, record);
     // Echo the ttl as asked (to the millisecond), not as reduced by the time the write took.
     const answeredTtl =
       ttlSeconds === undefined
@@ -43,12 +86,19 @@ export class KeysController {
   }
 
   @Delete(KEY_ROUTE)
-  async delete(@PathKey('/key/') key: string): Promise<{ success: true; key: string }> {
-    await this.kv.delete(key);
+  @ApiDeleteKey()
+  async delete(
+    @PathKey('/key/') key: string,
+    @Preconditions() preconditions: Preconditions,
+    @Res({ passthrough: true }) answer: AnswerHead,
+  ): Promise<{ success: true; key: string }> {
+    const { revision } = await this.kv.delete(key, existingKeyCondition(preconditions));
+    sendRevisions(answer, revision, null);
     return { success: true, key };
   }
 
   @Get('keys')
+  @ApiListKeys()
   async list(
     @Query('pattern') pattern?: unknown,
     @Query('limit') limit?: unknown,
@@ -62,22 +112,29 @@ export class KeysController {
   }
 
   @Get(TTL_ROUTE)
+  @ApiGetTtl()
   async getTtl(@PathKey('/ttl/') key: string): Promise<{ key: string } & ExpiryView> {
-    const record = await this.kv.get(key);
+    const { record } = await this.kv.get(key);
     return { key, ...expiryView(record, this.kv.remainingTtl(record)) };
   }
 
   @Put(TTL_ROUTE)
+  @ApiPutTtl()
   async setTtl(
     @PathKey('/ttl/') key: string,
     @Body() body: unknown,
+    @Preconditions() preconditions: Preconditions,
+    @Res({ passthrough: true }) answer: AnswerHead,
   ): Promise<{ success: true; key: string } & ExpiryView> {
+    const condition = existingKeyCondition(preconditions);
     const ttlSeconds = parseTtlBody(parseJsonBody(body));
-    const { record } = await this.kv.setTtl(key, ttlSeconds);
+    const { record, revision } = await this.kv.setTtl(key, ttlSeconds, condition);
+    sendRevisions(answer, revision, record);
     return { success: true, key, ...expiryView(record!, this.kv.remainingTtl(record!)) };
   }
 
   @Get('stats')
+  @ApiStats()
   async stats(): Promise<KvStats> {
     return this.kv.stats();
   }

@@ -3,6 +3,7 @@
  * Messages are written for the client: they say what was wrong and echo nothing of the request
  * beyond the key.
  */
+export { RevisionCompactedError } from '../changes/change-stream.errors';
 export { StorageUnavailableError } from '../storage/storage.repository';
 
 export abstract class KvError extends Error {}

@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
+import { ChangesModule } from '../changes/changes.module';
 import { StorageModule } from '../storage/storage.module';
 import { KvService } from './kv.service';
 
 @Module({
-  imports: [StorageModule],
+  imports: [StorageModule, ChangesModule],
   providers: [KvService],
   exports: [KvService],
 })

@@ -161,6 +161,59 @@ describe('KvService', () => {
     });
   });
 
+  describe('revisions and the change feed', () => {
+    it('reads a key with the store revision the read saw', async () => {
+      const { kv } = createKvService();
+      await kv.put('a', '1');
+      await kv.put('b', '2');
+      const { record, revision } = await kv.get('a');
+      expect([record.modRevision, revision]).toEqual([1, 2]);
+    });
+
+    it('publishes every committed change, expiries included, and nothing for a failed write', async () => {
+      const { kv, changes, clock } = createKvService();
+      const subscription = changes.subscribe();
+      await kv.put('a', '1', { ttlSeconds: 1 });
+      await kv.setTtl('a', 5);
+      await expect(kv.delete('a', { require: 'modRevision', modRevision: 1 })).rejects.toEqual(
+        new PreconditionFailedError('a', 2),
+      );
+      clock.advance(5000);
+      expect(await kv.expireDue(10)).toBe(1);
+      await kv.put('b', '1');
+      await kv.delete('b', { require: 'modRevision', modRevision: 4 });
+      const ops: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const { value } = await subscription.next();
+        ops.push(`${value.revision}:${value.op}`);
+      }
+      expect(ops).toEqual(['1:put', '2:ttl', '3:expire', '4:put', '5:delete']);
+      expect(changes.lastRevision).toBe(5);
+    });
+
+    it('passes a condition on a ttl change to storage', async () => {
+      const { kv } = createKvService();
+      await kv.put('a', '1');
+      await expect(
+        kv.setTtl('a', 5, { require: 'modRevision', modRevision: 9 }),
+      ).rejects.toBeInstanceOf(PreconditionFailedError);
+      await expect(kv.setTtl('a', 5, { require: 'modRevision', modRevision: 1 })).resolves.toEqual(
+        expect.objectContaining({ revision: 2 }),
+      );
+    });
+
+    it('watches with a pattern from a revision, refusing bad ones', async () => {
+      const { kv } = createKvService();
+      await kv.put('user:1', '1');
+      await kv.put('order:1', '1');
+      const subscription = kv.watch({ pattern: 'user:*', fromRevision: 0 });
+      expect((await subscription.next()).value).toMatchObject({ revision: 1, key: 'user:1' });
+      expect(() => kv.watch({ pattern: 'a[b' })).toThrow(InvalidArgumentError);
+      expect(() => kv.watch({ fromRevision: -1 })).toThrow(InvalidArgumentError);
+      expect(() => kv.watch({ fromRevision: 1.5 })).toThrow(InvalidArgumentError);
+    });
+  });
+
   it('maps storage statistics to the domain view', async () => {
     const { kv } = createKvService({ storage: fakeStorage() });
     expect(await kv.stats()).toEqual({

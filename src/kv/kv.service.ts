@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { CLOCK, Clock } from '../clock/clock';
+import { ChangeStream } from '../changes/change-stream';
+import { ChangeSubscription } from '../changes/change-subscription';
 import { AppConfig } from '../config/app-config';
 import {
   STORAGE_REPOSITORY,
@@ -37,11 +39,24 @@ export interface PutOptions {
   readonly condition?: WriteCondition;
 }
 
+export interface ReadReceipt {
+  readonly record: KeyRecord;
+  /** The store revision the read saw: watching from the next one misses no later change. */
+  readonly revision: number;
+}
+
 export interface WriteReceipt {
   /** The key after the write; null after a delete. */
   readonly record: KeyRecord | null;
   /** The store revision after the write. */
   readonly revision: number;
+}
+
+export interface WatchQuery {
+  /** Only keys matching this glob (the syntax of listing patterns). */
+  readonly pattern?: string;
+  /** The first revision wanted, inclusive; without it, the next change. */
+  readonly fromRevision?: number;
 }
 
 export interface ListQuery {
@@ -80,15 +95,19 @@ export class KvService {
     @Inject(STORAGE_REPOSITORY) private readonly storage: StorageRepository,
     @Inject(CLOCK) private readonly clock: Clock,
     config: ConfigService<AppConfig, true>,
+    private readonly changes: ChangeStream,
   ) {
     this.maxKeyBytes = config.get('maxKeyBytes', { infer: true });
   }
 
-  async get(key: string): Promise<KeyRecord> {
+  async get(key: string): Promise<ReadReceipt> {
     this.checkKey(key);
+    // Read before the entry, so it is never newer than what the read saw. The repositories
+    // answer get() synchronously, so it is exactly the revision of the read.
+    const revision = this.storage.currentRevision();
     const entry = await this.storage.get(key);
     if (entry === undefined) throw new KeyNotFoundError(key);
-    return entry;
+    return { record: entry, revision };
   }
 
   async put(key: string, value: string, options: PutOptions = {}): Promise<WriteReceipt> {
@@ -111,10 +130,14 @@ export class KvService {
   }
 
   /** Sets (seconds) or removes (null) a key's expiry without resending its value. */
-  async setTtl(key: string, ttlSeconds: number | null): Promise<WriteReceipt> {
+  async setTtl(
+    key: string,
+    ttlSeconds: number | null,
+    condition?: WriteCondition,
+  ): Promise<WriteReceipt> {
     this.checkKey(key);
     const expiresAt = ttlSeconds === null ? null : this.expiryFor(ttlSeconds);
-    return this.commit({ op: 'ttl', key, expiresAt });
+    return this.commit({ op: 'ttl', key, expiresAt }, condition);
   }
 
   /** Remaining seconds (millisecond precision) of a key's expiry, or null if it has none. */
@@ -149,7 +172,21 @@ export class KvService {
   /** Removes up to `limit` expired keys through the storage's write path; returns how many. */
   async expireDue(limit: number): Promise<number> {
     const changes = await this.storage.expireDue(limit);
+    this.changes.publish(changes);
     return changes.length;
+  }
+
+  /**
+   * Subscribes to the changes of matching keys. Throws RevisionCompactedError when the history
+   * no longer holds `fromRevision`.
+   */
+  watch(query: WatchQuery): ChangeSubscription {
+    const { fromRevision } = query;
+    if (fromRevision !== undefined && !(Number.isSafeInteger(fromRevision) && fromRevision >= 0)) {
+      throw new InvalidArgumentError('fromRevision must be a revision: an integer from 0');
+    }
+    const match = query.pattern === undefined ? undefined : compilePattern(query.pattern);
+    return this.changes.subscribe({ fromRevision, match });
   }
 
   /** Whether the store can take writes now. */
@@ -174,6 +211,9 @@ export class KvService {
       if (condition === undefined) throw new KeyNotFoundError(command.key);
       throw new PreconditionFailedError(command.key, outcome.current?.modRevision ?? null);
     }
+    // Published only once storage has committed the write (durable under its fsync policy):
+    // a watcher never sees the change of a write that failed.
+    this.changes.publish(outcome.changes);
     return { record: outcome.entry, revision: outcome.revision };
   }
 

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KvService } from '../kv/kv.service';
+import { StorageTelemetry } from '../storage/storage-telemetry';
 
 /** HTTP latency buckets in seconds: a key-value request is expected in well under 10 ms. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -22,7 +23,7 @@ export class MetricsService {
   private readonly latency: Histogram<string>;
   private readonly series = new Map<string, RequestSeries>();
 
-  constructor(kv: KvService) {
+  constructor(kv: KvService, storage: StorageTelemetry) {
     collectDefaultMetrics({ register: this.registry });
     const labelNames = ['method', 'route', 'status'];
     this.requests = new Counter({
@@ -64,6 +65,26 @@ export class MetricsService {
         this.inc((await kv.stats()).expiredTotal);
       },
     });
+    this.registerStorageMetrics(storage);
+  }
+
+  /** Durable-storage figures; a volatile store reports no log and no fsyncs. */
+  private registerStorageMetrics(storage: StorageTelemetry): void {
+    new Gauge({
+      name: 'kv_log_bytes',
+      help: 'Bytes in the append-only log since the last snapshot (0 without durable storage)',
+      registers: [this.registry],
+      collect() {
+        this.set(storage.logBytes() ?? 0);
+      },
+    });
+    const fsync = new Histogram({
+      name: 'kv_fsync_duration_seconds',
+      help: 'Duration of each fsync of the log',
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+      registers: [this.registry],
+    });
+    storage.onFsync((seconds) => fsync.observe(seconds));
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {

@@ -2,32 +2,56 @@ import { Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { CLOCK, Clock } from '../clock/clock';
 import { AppConfig } from '../config/app-config';
+import { FileStorageRepository } from './file/file-storage.repository';
 import { MemoryStorageRepository } from './memory-storage.repository';
+import { StorageTelemetry } from './storage-telemetry';
 import { STORAGE_REPOSITORY, StorageRepository } from './storage.repository';
 
-function createRepository(config: ConfigService<AppConfig, true>, clock: Clock): StorageRepository {
+function createRepository(
+  config: ConfigService<AppConfig, true>,
+  clock: Clock,
+  telemetry: StorageTelemetry,
+): StorageRepository {
   switch (config.get('storage', { infer: true })) {
     case 'memory':
       return new MemoryStorageRepository(clock);
-    case 'file':
-      throw new Error('STORAGE=file is not available in this build');
+    case 'file': {
+      const repository = new FileStorageRepository(
+        {
+          dataDir: config.get('dataDir', { infer: true }),
+          fsync: config.get('fsync', { infer: true }),
+          compactMinBytes: config.get('compactMinBytes', { infer: true }),
+          compactRatio: config.get('compactRatio', { infer: true }),
+          truncateCorrupt: config.get('recoverTruncate', { infer: true }),
+          onFsync: (seconds) => telemetry.recordFsync(seconds),
+        },
+        clock,
+      );
+      telemetry.reportLogBytes(() => repository.logBytes());
+      return repository;
+    }
   }
 }
 
 /** Binds STORAGE_REPOSITORY to the implementation STORAGE names, opened before use. */
 @Module({
   providers: [
+    StorageTelemetry,
     {
       provide: STORAGE_REPOSITORY,
-      inject: [ConfigService, CLOCK],
-      useFactory: async (config: ConfigService<AppConfig, true>, clock: Clock) => {
-        const repository = createRepository(config, clock);
+      inject: [ConfigService, CLOCK, StorageTelemetry],
+      useFactory: async (
+        config: ConfigService<AppConfig, true>,
+        clock: Clock,
+        telemetry: StorageTelemetry,
+      ) => {
+        const repository = createRepository(config, clock, telemetry);
         await repository.open();
         return repository;
       },
     },
   ],
-  exports: [STORAGE_REPOSITORY],
+  exports: [STORAGE_REPOSITORY, StorageTelemetry],
 })
 export class StorageModule implements OnApplicationShutdown {
   private readonly logger = new Logger(StorageModule.name);

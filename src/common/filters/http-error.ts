@@ -7,6 +7,7 @@ import {
   KeyNotFoundError,
   KeyTooLongError,
   PreconditionFailedError,
+  RevisionCompactedError,
   StorageUnavailableError,
   ValueTooLargeError,
 } from '../../kv/kv.errors';
@@ -44,6 +45,12 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
     return {
       status: 412,
       body: { error: exception.message, key: exception.key, modRevision: exception.modRevision },
+    };
+  }
+  if (exception instanceof RevisionCompactedError) {
+    return {
+      status: 410,
+      body: { error: exception.message, oldestRevision: exception.oldestRevision },
     };
   }
   if (exception instanceof ValueTooLargeError) {

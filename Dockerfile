@@ -1,0 +1,48 @@
+# kvstore container image: `docker compose up -d` (see docker-compose.yml and docs/OPERATIONS.md).
+#
+# No Docker engine runs in CI, so scripts/verify-container-recipe.sh replays this recipe outside
+# a container: it reads the COPY and ENV lines and the HEALTHCHECK from this file, and checks
+# that the key lines below are still here. Keep the two in step.
+
+# ---- build stage: full install (dev dependencies included) and `nest build` ------------------
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# @nestjs/swagger pulls a telemetry postinstall (Scarf); keep it off and npm quiet.
+ENV SCARF_ANALYTICS=false \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
+# Dependencies first, so the install layer is reused until package*.json change.
+COPY package.json package-lock.json ./
+RUN npm ci
+# Only what `nest build` reads (tsconfig.build.json compiles src/ alone).
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- runtime stage: production dependencies and the compiled dist/ only ----------------------
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    SCARF_ANALYTICS=false \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false \
+    PORT=4000 \
+    DATA_DIR=/data
+# STORAGE is left at the application's default (memory); docker-compose.yml sets STORAGE=file.
+# The data directory must exist and belong to `node` before VOLUME, so a fresh named volume is
+# created with that owner; /app belongs to `node` so the install below runs unprivileged.
+RUN mkdir -p /app /data && chown node:node /app /data
+WORKDIR /app
+USER node
+COPY --chown=node:node package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --chown=node:node --from=build /app/dist ./dist
+
+EXPOSE 4000
+VOLUME /data
+# No curl in slim images: Node's own fetch, bounded by a timeout. /health stays open when
+# AUTH_TOKEN is set. docker-compose.yml repeats this exact command.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/health', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/main.js"]

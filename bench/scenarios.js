@@ -1,0 +1,1060 @@
+'use strict';
+
+/**
+ * The scenarios. Each one starts what it needs, measures, stops what it started, and returns
+ * { rows, notes, status, reason } for the report. Throughput figures of kvstore are always
+ * ratios to something measured in the same run (the reference server, in-memory PUT, the same
+ * server with fewer keys), because absolute numbers on a shared 2-core machine drift.
+ */
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { preload } = require('./preload');
+const {
+  getWorkload,
+  keyName,
+  median,
+  percentile,
+  putWorkload,
+  runLoad,
+  valueFor,
+} = require('./load');
+const { fmtBytes, fmtInt, fmtMs } = require('./report');
+const {
+  dirBytes,
+  httpRequest,
+  removeTempDir,
+  rssMb,
+  sleep,
+  startServer,
+  stopServer,
+} = require('./servers');
+
+/** Keys preloaded for the GET/PUT scenarios. */
+const POOL_KEYS = 10000;
+/** The "thousand keys" side of put-keys. */
+const SMALL_KEYS = 1000;
+const FSYNC_POLICIES = ['always', 'everysec', 'no'];
+/** Connections for the latency-under-event scenarios: enough to keep the server busy, few
+ * enough that a stall shows as itself rather than as queueing. */
+const EVENT_CONNECTIONS = 10;
+/** Small enough that the compaction scenario's writes cross it within seconds. */
+const COMPACT_MIN_BYTES = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Servers
+
+const kvLabel = (ctx, adapter) => (adapter ? `${ctx.kvName}/${adapter}` : ctx.kvName);
+
+function startKv(ctx, adapter, env = {}, extra = {}) {
+  return startServer({
+    label: extra.label || kvLabel(ctx, adapter),
+    entry: ctx.kvstoreEntry,
+    cwd: ctx.root,
+    env: {
+      LOG_LEVEL: ctx.opts.logLevel,
+      STORAGE: 'memory',
+      HTTP_ADAPTER: adapter || undefined,
+      ...env,
+    },
+    dataDir: extra.dataDir,
+    readyTimeoutMs: extra.readyTimeoutMs,
+  });
+}
+
+function startReference(ctx) {
+  return startServer({ label: 'reference', entry: ctx.referenceEntry, cwd: ctx.root, env: {} });
+}
+
+/** Starts several servers at once; if any fails, stops the others and rethrows. */
+async function startAll(starters) {
+  const settled = await Promise.allSettled(starters.map((start) => start()));
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(
+      settled.filter((s) => s.status === 'fulfilled').map((s) => stopServer(s.value)),
+    );
+    throw failed.reason;
+  }
+  return settled.map((s) => s.value);
+}
+
+/** Like Promise.allSettled(items.map(task)), with at most `limit` tasks running at once. */
+async function settleWithLimit(items, limit, task) {
+  const outcomes = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next;
+      next += 1;
+      try {
+        outcomes[i] = { status: 'fulfilled', value: await task(items[i]) };
+      } catch (reason) {
+        outcomes[i] = { status: 'rejected', reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return outcomes;
+}
+
+const stopAll = (servers, options) =>
+  Promise.all(servers.map((server) => stopServer(server, options)));
+
+/** Writes keys [from, to) with their standard values, within the time budget. */
+async function fill(ctx, server, from, to, { budgetMs, ttlAt } = {}) {
+  const pathFor = ttlAt
+    ? // TTL in whole seconds, computed at send time, so that every key expires within the same
+      // wall-clock second [ttlAt, ttlAt + 1 s) whenever it was written.
+      (i) => `/key/${keyName(i)}?ttl=${Math.max(1, Math.ceil((ttlAt - Date.now()) / 1000))}`
+    : (i) => `/key/${keyName(i)}`;
+  const result = await preload({
+    port: server.port,
+    from,
+    to,
+    path: pathFor,
+    body: valueFor,
+    budgetMs,
+  });
+  ctx.log(
+    `${server.label}: stored keys ${fmtInt(from)}..${fmtInt(from + result.written)} in ${(result.elapsedMs / 1000).toFixed(1)} s ` +
+      `(${fmtInt(result.rate)}/s)${result.complete ? '' : ` — time budget reached before ${fmtInt(to)}`}`,
+  );
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement
+
+/**
+ * Measures every target with the same load, interleaved (A B C, A B C, ...) so that drift of
+ * the machine (thermal, other tenants) spreads over all of them instead of biasing one.
+ * Returns, per target, the median req/s, p50 and p99 over the runs, and RSS after its last run.
+ */
+async function interleave(ctx, scenario, targets, { connections, workloadFor }) {
+  const { runs, durationSec, warmupSec } = ctx.opts;
+  const stats = targets.map(() => ({ runs: [], rssMb: null }));
+  if (warmupSec > 0) {
+    for (const target of targets) {
+      await runLoad({
+        url: target.url,
+        connections,
+        durationSec: warmupSec,
+        workload: workloadFor(target),
+      });
+    }
+  }
+  for (let r = 0; r < runs; r += 1) {
+    for (let t = 0; t < targets.length; t += 1) {
+      const target = targets[t];
+      const run = await runLoad({
+        url: target.url,
+        connections,
+        durationSec,
+        workload: workloadFor(target),
+      });
+      if (r === runs - 1) stats[t].rssMb = rssMb(target.pid);
+      stats[t].runs.push({
+        rps: run.rps,
+        p50: run.p50,
+        p99: run.p99,
+        max: run.max,
+        total: run.total,
+        non2xx: run.non2xx,
+        errors: run.errors,
+        statusCounts: run.statusCounts,
+      });
+      ctx.log(
+        `[${scenario}] run ${r + 1}/${runs} ${target.label}: ${fmtInt(run.rps)} req/s, p50 ${fmtMs(run.p50)} ms, p99 ${fmtMs(run.p99)} ms` +
+          (run.non2xx || run.errors ? ` (${run.non2xx} non-2xx, ${run.errors} errors)` : ''),
+      );
+      // Let closed connections drain before the next target starts.
+      await sleep(100);
+    }
+  }
+  return stats.map((s) => ({
+    ...s,
+    rps: median(s.runs.map((x) => x.rps)),
+    p50: median(s.runs.map((x) => x.p50)),
+    p99: median(s.runs.map((x) => x.p99)),
+    non2xx: s.runs.reduce((sum, x) => sum + x.non2xx, 0),
+    errors: s.runs.reduce((sum, x) => sum + x.errors, 0),
+  }));
+}
+
+/** A table row for a throughput measurement; `base` is what the ratio is taken against. */
+function throughputRow(scenario, target, stat, { base, baseName, detail = [] } = {}) {
+  const ratio = base && base.rps ? stat.rps / base.rps : null;
+  const problems = [];
+  if (stat.non2xx) problems.push(`${fmtInt(stat.non2xx)} non-2xx answers!`);
+  if (stat.errors) problems.push(`${fmtInt(stat.errors)} connection errors!`);
+  return {
+    scenario,
+    server: target.label,
+    rps: stat.rps,
+    p50: stat.p50,
+    p99: stat.p99,
+    rssMb: stat.rssMb,
+    ratio,
+    ratioBase: baseName || null,
+    ratioText: ratio === null ? baseName || '-' : `${ratio.toFixed(2)}× ${baseName}`,
+    detail: [...problems, ...detail].join('; '),
+    runs: stat.runs,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pool: the reference plus kvstore per adapter in memory, 10,000 keys each, kept running
+// across the GET/PUT scenarios; and, when put-file runs, its file-store servers, started and
+// filled at the same time so that their start-up and preload overlap with the others'.
+
+/**
+ * @param {string[]} filePolicies FSYNC policies put-file will measure (may be empty)
+ * @returns {Promise<{reference, kv: object[], file: Map<string, object>, fileErrors: Map<string, Error>}>}
+ */
+async function startPool(ctx, filePolicies) {
+  // All started at once, so their start-ups overlap. A file server that cannot start fails
+  // put-file only, not every scenario that needs the pool.
+  const fileSpecs = ctx.adapters.flatMap((adapter) =>
+    filePolicies.map((fsync) => ({ adapter, fsync, key: fileKey(adapter, fsync) })),
+  );
+  const fileStarting = Promise.allSettled(
+    fileSpecs.map(({ adapter, fsync }) =>
+      startKv(
+        ctx,
+        adapter,
+        { STORAGE: 'file', FSYNC: fsync },
+        { label: `${kvLabel(ctx, adapter)} file/${fsync}` },
+      ),
+    ),
+  );
+  const memoryStarting = startAll([
+    () => startReference(ctx),
+    ...ctx.adapters.map((adapter) => () => startKv(ctx, adapter)),
+  ]);
+  const [fileStarts, memory] = await Promise.all([
+    fileStarting,
+    memoryStarting.catch(async (error) => {
+      const started = await fileStarting;
+      await stopAll(started.filter((f) => f.status === 'fulfilled').map((f) => f.value));
+      throw error;
+    }),
+  ]);
+  const file = new Map();
+  const fileErrors = new Map();
+  fileStarts.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') file.set(fileSpecs[i].key, outcome.value);
+    else fileErrors.set(fileSpecs[i].key, outcome.reason);
+  });
+  const servers = [...memory, ...file.values()];
+  for (const server of servers)
+    ctx.log(
+      `${server.label}: ready in ${fmtMs(server.startMs)} ms (pid ${server.pid}, port ${server.port})`,
+    );
+  // Two at a time: each server is one busy thread, so two fills use both cores; more only add
+  // context switches and GC pressure (nine Nest servers filled at once ran 3x slower in total).
+  const fills = await settleWithLimit(servers, 2, (server) => fill(ctx, server, 0, POOL_KEYS));
+  const failedMemoryFill = fills.slice(0, memory.length).find((f) => f.status === 'rejected');
+  if (failedMemoryFill) {
+    await stopAll(servers);
+    throw failedMemoryFill.reason;
+  }
+  [...file.entries()].forEach(([key, server], i) => {
+    const outcome = fills[memory.length + i];
+    if (outcome.status === 'rejected') {
+      fileErrors.set(key, outcome.reason);
+      file.delete(key);
+      stopServer(server).catch(() => undefined);
+    }
+  });
+  return {
+    reference: memory[0],
+    kv: memory.slice(1),
+    file,
+    fileErrors,
+    all: () => [memory[0], ...memory.slice(1), ...file.values()],
+  };
+}
+
+const fileKey = (adapter, fsync) => `${adapter || 'default'}/${fsync}`;
+
+function memoryScenario(name, connections, makeWorkload) {
+  return async (ctx) => {
+    const pool = await ctx.pool();
+    const targets = [pool.reference, ...pool.kv];
+    const workload = makeWorkload(POOL_KEYS);
+    const stats = await interleave(ctx, name, targets, {
+      connections,
+      workloadFor: () => workload,
+    });
+    const ref = stats[0];
+    const rows = [throughputRow(name, pool.reference, ref, { baseName: 'ceiling' })];
+    pool.kv.forEach((server, i) =>
+      rows.push(throughputRow(name, server, stats[i + 1], { base: ref, baseName: 'ref' })),
+    );
+    return { rows, notes: [] };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PUT with STORAGE=file under each FSYNC policy, against in-memory PUT in the same run.
+
+async function putFileScenario(ctx) {
+  const pool = await ctx.pool();
+  const rows = [];
+  const notes = [];
+  const workload = putWorkload(POOL_KEYS);
+  for (let a = 0; a < ctx.adapters.length; a += 1) {
+    const adapter = ctx.adapters[a];
+    const memory = pool.kv[a];
+    const fileServers = [];
+    for (const fsync of ctx.filePolicies) {
+      const server = pool.file.get(fileKey(adapter, fsync));
+      if (server) fileServers.push(server);
+      else {
+        const error = pool.fileErrors.get(fileKey(adapter, fsync));
+        rows.push({
+          scenario: 'put-file-c50',
+          server: `${kvLabel(ctx, adapter)} file/${fsync}`,
+          ratioText: 'error',
+          detail: error ? firstLine(error.message) : 'not started',
+        });
+      }
+    }
+    if (fileServers.length === 0) continue;
+    const targets = [memory, ...fileServers];
+    const stats = await interleave(ctx, 'put-file', targets, {
+      connections: 50,
+      workloadFor: () => workload,
+    });
+    rows.push(
+      throughputRow('put-file-c50', { label: `${memory.label} memory` }, stats[0], {
+        baseName: 'base',
+      }),
+    );
+    fileServers.forEach((server, i) => {
+      const onDisk = dirBytes(server.dataDir);
+      const detail = [`DATA_DIR ${fmtBytes(onDisk)} after the runs`];
+      if (onDisk === 0) detail.push('nothing written to DATA_DIR: is STORAGE=file honoured?');
+      rows.push(
+        throughputRow('put-file-c50', server, stats[i + 1], {
+          base: stats[0],
+          baseName: 'mem',
+          detail,
+        }),
+      );
+    });
+  }
+  if (ctx.opts.quick)
+    notes.push('quick mode measures FSYNC=everysec only; the full run adds always and no');
+  const measured = rows.filter((row) => row.ratioText !== 'error');
+  if (measured.length === 0) {
+    return {
+      rows,
+      notes,
+      status: 'error',
+      reason: 'no file-store server could be started (see the rows)',
+    };
+  }
+  return { rows, notes };
+}
+
+/** The one-line reason for the table: the first line, without the server output appended. */
+function firstLine(text) {
+  return String(text)
+    .split('\n')[0]
+    .replace(/\. Output:$/, '');
+}
+
+// ---------------------------------------------------------------------------------------------
+// PUT with a thousand keys stored, then with the large key count, on the same servers.
+
+async function putKeysScenario(ctx) {
+  const big = ctx.opts.keys;
+  const servers = await startAll([
+    () => startReference(ctx),
+    ...ctx.adapters.map((adapter) => () => startKv(ctx, adapter)),
+  ]);
+  const rows = [];
+  const notes = [];
+  try {
+    await Promise.all(servers.map((server) => fill(ctx, server, 0, SMALL_KEYS)));
+    const small = await interleave(ctx, 'put-keys', servers, {
+      connections: 50,
+      workloadFor: () => putWorkload(SMALL_KEYS),
+    });
+
+    // kvstore first, each within the time budget; then the reference (several times faster) to
+    // the largest count kvstore reached, so that both sides hold about as many keys.
+    const stored = new Map();
+    for (const server of servers.slice(1)) {
+      const result = await fill(ctx, server, SMALL_KEYS, big, {
+        budgetMs: ctx.opts.preloadSec * 1000,
+      });
+      stored.set(server, SMALL_KEYS + result.written);
+    }
+    const refTarget = Math.max(...stored.values());
+    const refFill = await fill(ctx, servers[0], SMALL_KEYS, refTarget, {
+      budgetMs: ctx.opts.preloadSec * 1000,
+    });
+    stored.set(servers[0], SMALL_KEYS + refFill.written);
+    // Each server cycles over all the keys it holds: every PUT updates a stored key.
+    const large = await interleave(ctx, 'put-keys', servers, {
+      connections: 50,
+      workloadFor: (server) => putWorkload(stored.get(server)),
+    });
+
+    rows.push(throughputRow(`put-keys@1k`, servers[0], small[0], { baseName: 'ceiling' }));
+    servers
+      .slice(1)
+      .forEach((server, i) =>
+        rows.push(
+          throughputRow(`put-keys@1k`, server, small[i + 1], { base: small[0], baseName: 'ref' }),
+        ),
+      );
+    servers.forEach((server, i) => {
+      const keys = stored.get(server);
+      let count = `${fmtInt(keys)} keys`;
+      if (i === 0 && refTarget < big && keys >= refTarget) count += ' (as many as kvstore reached)';
+      else if (keys < big)
+        count = `${fmtInt(keys)} of ${fmtInt(big)} keys (${ctx.opts.preloadSec} s preload budget)`;
+      const detail = [count];
+      detail.push(`${(large[i].rps / small[i].rps).toFixed(2)}× its 1k figure`);
+      if (large[i].rssMb !== null && small[i].rssMb !== null) {
+        const perKey = ((large[i].rssMb - small[i].rssMb) * 1024 * 1024) / (keys - SMALL_KEYS);
+        detail.push(`~${fmtInt(perKey)} B RSS per key`);
+      }
+      const options =
+        i === 0 ? { baseName: 'ceiling', detail } : { base: large[0], baseName: 'ref', detail };
+      rows.push(throughputRow(`put-keys@${shortCount(keys)}`, server, large[i], options));
+    });
+    if ([...stored.values()].some((keys) => keys < big)) {
+      notes.push(
+        `not every server reached ${fmtInt(big)} keys within the ${ctx.opts.preloadSec} s preload budget: see the detail column (--keys and --preload-seconds change this)`,
+      );
+    }
+  } finally {
+    await stopAll(servers);
+  }
+  return { rows, notes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up time and RSS with the large key count on disk.
+
+async function startupScenario(ctx) {
+  const rows = [];
+  const notes = [
+    'STORAGE=file FSYNC=no while loading (fastest to fill); stopped with SIGTERM; start-up = spawn ' +
+      'to the first 200 from GET /health (GET /keys?limit=1 where /health is missing)',
+  ];
+  for (const adapter of ctx.adapters) {
+    const label = `${kvLabel(ctx, adapter)} file`;
+    const env = { STORAGE: 'file', FSYNC: 'no' };
+    let server = await startKv(ctx, adapter, env, { label });
+    const dataDir = server.dataDir;
+    try {
+      const emptyStartMs = server.startMs;
+      const filled = await fill(ctx, server, 0, ctx.opts.keys, {
+        budgetMs: ctx.opts.preloadSec * 1000,
+      });
+      const keys = filled.written;
+      const stopped = await stopServer(server, { timeoutMs: 60000, keepDataDir: true });
+      const onDisk = dirBytes(dataDir);
+
+      server = await startKv(ctx, adapter, env, { label, dataDir, readyTimeoutMs: 180000 });
+      const readyMs = server.startMs;
+      // Ready is not the same as loaded if the server loads lazily: also time the first read of
+      // the last key written, which only a fully recovered store can answer.
+      const readMs = await msUntil200(server, `/key/${keyName(Math.max(0, keys - 1))}`, 30000);
+      await sleep(200);
+      const rss = rssMb(server.pid);
+      const detail = [
+        `ready in ${fmtInt(readyMs)} ms with ${fmtInt(keys)} keys on disk (${fmtBytes(onDisk)})`,
+        `empty start ${fmtInt(emptyStartMs)} ms`,
+        Number.isFinite(readMs)
+          ? `last key readable at ${fmtInt(readMs)} ms`
+          : 'LAST KEY NOT FOUND after restart: data not recovered?',
+        `SIGTERM→exit ${fmtInt(stopped.stopMs)} ms${stopped.forced ? ' (killed after 60 s)' : ''}`,
+      ];
+      if (server.readyPath !== '/health') detail.push(`no /health: ready = ${server.readyPath}`);
+      if (keys < ctx.opts.keys)
+        detail.push(
+          `${fmtInt(keys)} of ${fmtInt(ctx.opts.keys)} keys (${ctx.opts.preloadSec} s preload budget)`,
+        );
+      rows.push({
+        scenario: `startup@${shortCount(keys)}`,
+        server: label,
+        rps: null,
+        p50: null,
+        p99: null,
+        rssMb: rss,
+        startMs: readyMs,
+        emptyStartMs,
+        firstReadMs: Number.isFinite(readMs) ? readMs : null,
+        stopMs: stopped.stopMs,
+        readyPath: server.readyPath,
+        keys,
+        diskBytes: onDisk,
+        ratio: readyMs / emptyStartMs,
+        ratioBase: 'empty start',
+        ratioText: `${(readyMs / emptyStartMs).toFixed(1)}× empty`,
+        detail: detail.join('; '),
+      });
+    } finally {
+      await stopServer(server);
+      removeTempDir(dataDir);
+    }
+  }
+  return { rows, notes };
+}
+
+/** Milliseconds from the server's spawn until GET urlPath answers 200, or Infinity. */
+async function msUntil200(server, urlPath, timeoutMs) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const res = await httpRequest(server.port, { path: urlPath, timeoutMs: 10000 }).catch(() => ({
+      status: 0,
+    }));
+    if (res.status === 200) return performance.now() - server.spawnedAt;
+    if (performance.now() > deadline) return Infinity;
+    await sleep(20);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET p99 while the large key count expires within one second.
+
+async function expiryScenario(ctx) {
+  const rows = [];
+  const notes = [
+    `keys written with ?ttl=<seconds> chosen per request so that all expire within one wall-clock second T; ` +
+      `GET load (${EVENT_CONNECTIONS} connections, over the expiring keys) from T-2 s to T+4 s; p50/p99 columns = from T on`,
+  ];
+  for (const adapter of ctx.adapters) {
+    const server = await startKv(ctx, adapter);
+    try {
+      const budgetMs = ctx.opts.preloadSec * 1000;
+      // The expiry second: after the preload can have finished, whole second, with margin.
+      const expiryAt = Math.ceil((Date.now() + budgetMs + 3000) / 1000) * 1000;
+      const filled = await fill(ctx, server, 0, ctx.opts.keys, { budgetMs, ttlAt: expiryAt });
+      const keys = filled.written;
+      const lead = expiryAt - 2000 - Date.now();
+      if (lead > 0) await sleep(lead);
+      const durationSec = Math.max(1, (expiryAt + 4000 - Date.now()) / 1000);
+      const run = await runLoad({
+        url: server.url,
+        connections: EVENT_CONNECTIONS,
+        durationSec,
+        workload: getWorkload(keys),
+        timeline: true,
+      });
+      const rss = rssMb(server.pid);
+      rows.push(
+        expiryRow(server, run, {
+          expiryAt,
+          keys,
+          rss,
+          target: ctx.opts.keys,
+          budgetSec: ctx.opts.preloadSec,
+        }),
+      );
+    } finally {
+      await stopServer(server);
+    }
+  }
+  return { rows, notes };
+}
+
+function expiryRow(server, run, { expiryAt, keys, rss, target, budgetSec }) {
+  const { times, latencies, statuses } = run.timeline;
+  const startedAt = times.length > 0 ? times[0] : expiryAt;
+  const before = { lat: [], ok: 0, n: 0 };
+  const after = { lat: [], ok: 0, n: 0 };
+  let lastOkAt = null;
+  let lateOk = 0;
+  for (let i = 0; i < times.length; i += 1) {
+    const t = times[i];
+    const ok = statuses[i] === 200;
+    // Skip the first 300 ms: connections opening and JIT, not the server's steady state.
+    if (t >= startedAt + 300 && t < expiryAt - 50) {
+      before.lat.push(latencies[i]);
+      before.n += 1;
+      if (ok) before.ok += 1;
+    } else if (t >= expiryAt) {
+      after.lat.push(latencies[i]);
+      after.n += 1;
+      if (ok) {
+        after.ok += 1;
+        lastOkAt = t;
+        if (t >= expiryAt + 1500) lateOk += 1;
+      }
+    }
+  }
+  const p99Before = percentile(before.lat, 99);
+  const p99After = percentile(after.lat, 99);
+  const worst = worstBucketP99(times, latencies, expiryAt - 1000, 250);
+  const row = {
+    scenario: `expiry@${shortCount(keys)}`,
+    server: server.label,
+    rps: run.rps,
+    p50: percentile(after.lat, 50),
+    p99: p99After,
+    rssMb: rss,
+    p99Before,
+    maxAfter: percentile(after.lat, 100),
+    worst250msP99: worst,
+    keys,
+    ratio: p99Before ? p99After / p99Before : null,
+    ratioBase: 'p99 before T',
+    ratioText: p99Before ? `${(p99After / p99Before).toFixed(1)}× before` : '-',
+  };
+  const detail = [
+    `${fmtInt(keys)} keys${keys < target ? ` of ${fmtInt(target)} (${budgetSec} s preload budget)` : ''}`,
+    `p99 before T ${fmtMs(p99Before)} ms`,
+    `worst 250 ms p99 ${fmtMs(worst)} ms`,
+    `max after T ${fmtMs(row.maxAfter)} ms`,
+    lastOkAt === null ? 'no 200 after T' : `last 200 at T+${fmtInt(lastOkAt - expiryAt)} ms`,
+  ];
+  // The measurement only means something if the keys were alive before T and gone after it.
+  if (before.n === 0 || before.ok / before.n < 0.5) {
+    row.ratioText = 'n/a';
+    detail.unshift(
+      `keys were not alive before T (${fmtInt(before.ok)} of ${fmtInt(before.n)} GETs answered 200): is ?ttl= in seconds?`,
+    );
+  } else if (lateOk > 0) {
+    row.ratioText = 'n/a';
+    detail.unshift(
+      `${fmtInt(lateOk)} GETs still answered 200 more than 1.5 s after T: ?ttl= not honoured?`,
+    );
+  }
+  row.detail = detail.join('; ');
+  return row;
+}
+
+/** The highest p99 over consecutive windows of `bucketMs` from `from` on. */
+function worstBucketP99(times, latencies, from, bucketMs) {
+  const buckets = new Map();
+  for (let i = 0; i < times.length; i += 1) {
+    if (times[i] < from) continue;
+    const b = Math.floor((times[i] - from) / bucketMs);
+    if (!buckets.has(b)) buckets.set(b, []);
+    buckets.get(b).push(latencies[i]);
+  }
+  let worst = null;
+  for (const values of buckets.values()) {
+    if (values.length < 20) continue; // too few samples for a p99
+    const p = percentile(values, 99);
+    if (worst === null || p > worst) worst = p;
+  }
+  return worst;
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET p99 during compaction of the file store.
+
+async function compactionScenario(ctx) {
+  const rows = [];
+  const notes = [
+    `STORAGE=file FSYNC=everysec COMPACT_MIN_BYTES=${COMPACT_MIN_BYTES}; ${fmtInt(POOL_KEYS)} keys, then ~4 KB PUT overwrites ` +
+      `of ${GARBAGE_KEYS} keys (4 connections) to grow the log while GET load (${EVENT_CONNECTIONS} connections) is measured; compaction is seen as ` +
+      'files in DATA_DIR being replaced, removed or shrunk, as a compaction counter in /metrics, or triggered through an ' +
+      'admin route if the server documents one in its OpenAPI description',
+  ];
+  // Runs until a compaction has completed and a tail after it was measured, at most this long
+  // (a slow server may need many seconds of writes to cross the threshold).
+  const maxSec = ctx.opts.quick ? 10 : 25;
+  for (const adapter of ctx.adapters) {
+    const label = `${kvLabel(ctx, adapter)} file`;
+    const server = await startKv(
+      ctx,
+      adapter,
+      { STORAGE: 'file', FSYNC: 'everysec', COMPACT_MIN_BYTES: String(COMPACT_MIN_BYTES) },
+      { label },
+    );
+    try {
+      await fill(ctx, server, 0, POOL_KEYS);
+      const trigger = await findCompactionRoute(server.port);
+      const metricsBefore = await compactionMetrics(server.port);
+      const bytesBefore = dirBytes(server.dataDir);
+      const watcher = watchDir(server.dataDir, 50);
+      const triggered = [];
+      let triggerTimer = null;
+      if (trigger) {
+        // Trigger 3 s in, so there is a baseline before and a tail after.
+        triggerTimer = setTimeout(async () => {
+          const at = Date.now();
+          const res = await httpRequest(server.port, {
+            method: trigger.method,
+            path: trigger.path,
+            timeoutMs: 60000,
+          }).catch((error) => ({
+            status: 0,
+            body: error.message,
+          }));
+          triggered.push({ from: at, to: Date.now(), status: res.status });
+        }, 3000);
+      }
+      const runStarted = Date.now();
+      // Done once a file that appeared during the run has gone again (a snapshot's temporary
+      // file renamed, an old log deleted) 1.5 s ago, and at least 4 s were measured in all.
+      const stopWhen = () => {
+        const last = watcher.lastRemovalAt();
+        return last !== null && Date.now() - last >= 1500 && Date.now() - runStarted >= 4000;
+      };
+      const [reads, writes] = await Promise.all([
+        runLoad({
+          url: server.url,
+          connections: EVENT_CONNECTIONS,
+          durationSec: maxSec,
+          workload: getWorkload(POOL_KEYS),
+          timeline: true,
+          stopWhen,
+        }),
+        runLoad({
+          url: server.url,
+          connections: 4,
+          durationSec: maxSec,
+          workload: garbageWorkload(),
+          stopWhen,
+        }),
+      ]);
+      clearTimeout(triggerTimer);
+      const events = watcher.stop();
+      const metricsAfter = await compactionMetrics(server.port);
+      const rss = rssMb(server.pid);
+      rows.push(
+        compactionRow(server, reads, {
+          events,
+          triggered,
+          trigger,
+          metricDeltas: diffMetrics(metricsBefore, metricsAfter),
+          writes,
+          bytesBefore,
+          bytesAfter: dirBytes(server.dataDir),
+          rss,
+        }),
+      );
+    } finally {
+      await stopServer(server);
+    }
+  }
+  const allNa = rows.every((row) => row.ratioText === 'n/a');
+  return allNa
+    ? { rows, notes, status: 'n/a', reason: 'no compaction could be observed (see the rows)' }
+    : { rows, notes };
+}
+
+function compactionRow(server, reads, o) {
+  const { times, latencies } = reads.timeline;
+  const windows = compactionWindows(o.events);
+  for (const call of o.triggered)
+    if (call.status >= 200 && call.status < 300)
+      windows.push({ from: call.from, to: call.to + 100 });
+  const during = [];
+  const outside = [];
+  const steadyFrom = times.length > 0 ? times[0] + 300 : 0;
+  for (let i = 0; i < times.length; i += 1) {
+    // The first 300 ms are connections opening, not the server's steady state.
+    if (times[i] < steadyFrom) continue;
+    (windows.some((w) => times[i] >= w.from && times[i] <= w.to) ? during : outside).push(
+      latencies[i],
+    );
+  }
+  const metricText = Object.entries(o.metricDeltas)
+    .filter(([, delta]) => delta !== 0)
+    .map(([name, delta]) => `${name} +${delta}`)
+    .join(', ');
+  const p99Outside = percentile(outside, 99);
+  const p99During = percentile(during, 99);
+  const wroteMiB = (o.writes.total * GARBAGE_VALUE_BYTES) / 1024 / 1024;
+  const common = [
+    `${fmtInt(o.writes.total)} PUTs (~${wroteMiB.toFixed(1)} MiB of records) in ${o.writes.durationSec.toFixed(1)} s`,
+    `DATA_DIR ${fmtBytes(o.bytesBefore)} → ${fmtBytes(o.bytesAfter)}`,
+  ];
+  const row = {
+    scenario: 'compaction',
+    server: server.label,
+    rps: reads.rps,
+    rssMb: o.rss,
+    p50: null,
+    p99: null,
+    p99Outside,
+    compactionWindows: windows.length,
+    fileEvents: o.events,
+    metricDeltas: o.metricDeltas,
+  };
+  if (windows.length === 0 && metricText === '') {
+    return {
+      ...row,
+      p50: reads.p50,
+      p99: reads.p99,
+      ratioText: 'n/a',
+      detail: [
+        'no compaction observed (no file in DATA_DIR replaced, removed or shrunk; no compaction metric; no admin route)',
+        'p50/p99 columns = whole run',
+        ...common,
+      ].join('; '),
+    };
+  }
+  if (windows.length === 0 || during.length === 0) {
+    return {
+      ...row,
+      p50: reads.p50,
+      p99: reads.p99,
+      ratioText: 'whole run',
+      detail: [
+        `compaction reported by /metrics (${metricText}) but not visible in DATA_DIR: p50/p99 = whole run`,
+        ...common,
+      ].join('; '),
+    };
+  }
+  const eventText = o.events
+    .slice(0, 4)
+    .map((e) => `${e.kind} ${e.name}`)
+    .join(', ');
+  return {
+    ...row,
+    p50: percentile(during, 50),
+    p99: p99During,
+    ratio: p99Outside ? p99During / p99Outside : null,
+    ratioBase: 'p99 outside compaction',
+    ratioText: p99Outside ? `${(p99During / p99Outside).toFixed(1)}× outside` : '-',
+    detail: [
+      `${windows.length} compaction window(s), ${fmtInt(during.length)} GETs inside`,
+      `p99 outside ${fmtMs(p99Outside)} ms, max inside ${fmtMs(percentile(during, 100))} ms`,
+      `files: ${eventText}${o.events.length > 4 ? ', …' : ''}`,
+      metricText ? `metrics: ${metricText}` : null,
+      o.trigger ? `triggered via ${o.trigger.method} ${o.trigger.path}` : null,
+      ...common,
+    ]
+      .filter(Boolean)
+      .join('; '),
+  };
+}
+
+/**
+ * Overwrites of a small hot set of keys with ~4 KB values: the log grows by 4 KB per write
+ * while the live data (what a compaction must copy) stays about the same, so the log crosses a
+ * size-and-ratio threshold within seconds, the way an update-heavy workload does.
+ */
+const GARBAGE_KEYS = 256;
+const GARBAGE_VALUE_BYTES = 4096;
+
+function garbageWorkload() {
+  const ring = Array.from({ length: 16 }, (_, i) =>
+    Buffer.from(JSON.stringify({ rev: i, blob: 'x'.repeat(GARBAGE_VALUE_BYTES - 30) })),
+  );
+  return {
+    method: 'PUT',
+    keyCount: GARBAGE_KEYS,
+    path: (i) => `/key/${keyName(i)}`,
+    body: (i) => ring[i & 15],
+  };
+}
+
+/** Polls a directory tree; reports files replaced (new inode), removed, shrunk, or created. */
+function watchDir(dir, intervalMs) {
+  const events = [];
+  let previous = listFiles(dir);
+  const timer = setInterval(() => {
+    const current = listFiles(dir);
+    const t = Date.now();
+    for (const [name, before] of previous) {
+      const now = current.get(name);
+      if (!now) events.push({ t, kind: 'removed', name });
+      else if (now.ino !== before.ino) events.push({ t, kind: 'replaced', name });
+      else if (now.size < before.size) events.push({ t, kind: 'shrunk', name });
+    }
+    for (const name of current.keys())
+      if (!previous.has(name)) events.push({ t, kind: 'created', name });
+    previous = current;
+  }, intervalMs);
+  return {
+    /** When a file last disappeared (the end of a compaction), or null. */
+    lastRemovalAt() {
+      for (let i = events.length - 1; i >= 0; i -= 1)
+        if (events[i].kind === 'removed') return events[i].t;
+      return null;
+    },
+    stop() {
+      clearInterval(timer);
+      return events;
+    },
+  };
+}
+
+function listFiles(dir, prefix = '', into = new Map()) {
+  let entries;
+  try {
+    entries = fs.readdirSync(path.join(dir, prefix), { withFileTypes: true });
+  } catch {
+    return into;
+  }
+  for (const entry of entries) {
+    const name = path.join(prefix, entry.name);
+    if (entry.isDirectory()) listFiles(dir, name, into);
+    else {
+      try {
+        const stat = fs.statSync(path.join(dir, name));
+        into.set(name, { size: stat.size, ino: stat.ino });
+      } catch {
+        // Gone between readdir and stat: the next poll reports it.
+      }
+    }
+  }
+  return into;
+}
+
+/**
+ * Compaction windows from directory events. A file that appears and disappears during the run
+ * (a snapshot written as .tmp, then renamed) spans its compaction from start to end; other events
+ * are instants. Intervals less than 200 ms apart are one compaction; 100 ms margins cover the
+ * 50 ms between polls and the requests that a compaction delayed.
+ */
+function compactionWindows(events) {
+  const intervals = events.map((e) => ({ from: e.t, to: e.t }));
+  events.forEach((created, i) => {
+    if (created.kind !== 'created') return;
+    const gone = events.slice(i + 1).find((e) => e.name === created.name && e.kind === 'removed');
+    if (gone) intervals.push({ from: created.t, to: gone.t });
+  });
+  intervals.sort((a, b) => a.from - b.from);
+  const merged = [];
+  for (const interval of intervals) {
+    const last = merged[merged.length - 1];
+    if (last && interval.from - last.to <= 200) last.to = Math.max(last.to, interval.to);
+    else merged.push({ ...interval });
+  }
+  return merged.map((w) => ({ from: w.from - 100, to: w.to + 100 }));
+}
+
+/** Sum of every /metrics sample whose name mentions compaction, by metric name. */
+async function compactionMetrics(port) {
+  const res = await httpRequest(port, { path: '/metrics' }).catch(() => null);
+  const sums = {};
+  if (!res || res.status !== 200) return sums;
+  for (const line of res.body.split('\n')) {
+    if (line.startsWith('#') || !/compact/i.test(line)) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s+([-+\d.eE]+|NaN|[+-]Inf)/.exec(line);
+    if (!match) continue;
+    // Gauges such as "compaction in progress" change both ways; counters only grow.
+    const value = Number(match[2]);
+    if (Number.isFinite(value)) sums[match[1]] = (sums[match[1]] || 0) + value;
+  }
+  return sums;
+}
+
+function diffMetrics(before, after) {
+  const deltas = {};
+  for (const name of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (/_bucket$/.test(name)) continue; // histogram buckets repeat _count
+    deltas[name] = (after[name] || 0) - (before[name] || 0);
+  }
+  return deltas;
+}
+
+/** A compaction route, if the server describes one in its OpenAPI document (Nest Swagger). */
+async function findCompactionRoute(port) {
+  for (const docPath of [
+    '/docs-json',
+    '/api-json',
+    '/swagger-json',
+    '/api/docs-json',
+    '/openapi.json',
+  ]) {
+    const res = await httpRequest(port, { path: docPath }).catch(() => null);
+    if (!res || res.status !== 200) continue;
+    let doc;
+    try {
+      doc = JSON.parse(res.body);
+    } catch {
+      continue;
+    }
+    for (const [routePath, methods] of Object.entries(doc.paths || {})) {
+      if (!/compact/i.test(routePath) || routePath.includes('{')) continue;
+      if (methods.post) return { method: 'POST', path: routePath };
+    }
+  }
+  return null;
+}
+
+/** A key count for a row name: 1k, 48k, 1M, 1.2M (the exact count is in the detail). */
+function shortCount(n) {
+  if (n >= 1e6) return `${Number((n / 1e6).toFixed(1))}M`;
+  if (n >= 1e3) return `${Math.round(n / 1e3)}k`;
+  return String(n);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * name: for --only; quick: part of --quick; pool: uses the shared in-memory servers.
+ */
+const SCENARIOS = [
+  {
+    name: 'get-c1',
+    quick: true,
+    pool: true,
+    about: 'GET, 1 connection, 10,000 keys',
+    run: memoryScenario('get-c1', 1, getWorkload),
+  },
+  {
+    name: 'get-c50',
+    quick: true,
+    pool: true,
+    about: 'GET, 50 connections, 10,000 keys',
+    run: memoryScenario('get-c50', 50, getWorkload),
+  },
+  {
+    name: 'put-c1',
+    quick: true,
+    pool: true,
+    about: 'PUT cycling over 10,000 keys, 1 connection',
+    run: memoryScenario('put-c1', 1, putWorkload),
+  },
+  {
+    name: 'put-c50',
+    quick: true,
+    pool: true,
+    about: 'PUT cycling over 10,000 keys, 50 connections',
+    run: memoryScenario('put-c50', 50, putWorkload),
+  },
+  {
+    name: 'put-file',
+    quick: true,
+    pool: true,
+    about: 'PUT c50 with STORAGE=file per FSYNC policy, vs in-memory PUT',
+    run: putFileScenario,
+  },
+  {
+    name: 'put-keys',
+    quick: false,
+    pool: false,
+    about: 'PUT c50 with 1,000 vs --keys keys stored',
+    run: putKeysScenario,
+  },
+  {
+    name: 'startup',
+    quick: false,
+    pool: false,
+    about: 'start-up time and RSS with --keys keys on disk',
+    run: startupScenario,
+  },
+  {
+    name: 'expiry',
+    quick: false,
+    pool: false,
+    about: 'GET p99 while --keys keys expire within one second',
+    run: expiryScenario,
+  },
+  {
+    name: 'compaction',
+    quick: false,
+    pool: false,
+    about: 'GET p99 during file-store compaction',
+    run: compactionScenario,
+  },
+];
+
+module.exports = { SCENARIOS, FSYNC_POLICIES, firstLine, startPool };

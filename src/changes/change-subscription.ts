@@ -1,0 +1,111 @@
+import { Change } from '../storage/storage.repository';
+import { ChangeHistory } from './change-history';
+import { SubscriberOverflowError } from './change-stream.errors';
+
+const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
+
+interface Waiter {
+  resolve(result: IteratorResult<Change>): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One reader of the change feed, pulling at its own pace: `for await (const change of sub)`.
+ *
+ * Its queue is the span of the shared history it has not read yet, so a subscriber holds no
+ * copies of its own. `maxQueued` bounds how many matching changes, published since it
+ * subscribed, may wait in that span; past it, or when the history drops a matching change it
+ * has not read, the subscription ends and `next()` rejects with SubscriberOverflowError, which
+ * names the revision to resume from. `close()` (or breaking out of the loop) ends it quietly.
+ */
+export class ChangeSubscription implements AsyncIterableIterator<Change> {
+  /** The next revision to look at: everything before it was delivered or did not match. */
+  private cursor: number;
+  /** Revisions from here on were published after subscribing; earlier ones are replay. */
+  private readonly liveFrom: number;
+  /** Matching changes published since subscribing and not read yet. */
+  private queued = 0;
+  private waiter: Waiter | undefined;
+  private ended: SubscriberOverflowError | 'closed' | undefined;
+
+  constructor(
+    private readonly history: ChangeHistory,
+    fromRevision: number,
+    private readonly match: (key: string) => boolean,
+    private readonly maxQueued: number,
+    private readonly detach: (subscription: ChangeSubscription) => void,
+  ) {
+    this.cursor = fromRevision;
+    this.liveFrom = history.lastRevision + 1;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** The next matching change, once there is one. One call at a time, like any iterator. */
+  next(): Promise<IteratorResult<Change>> {
+    if (this.ended === 'closed') return Promise.resolve(DONE);
+    if (this.ended) return Promise.reject(this.ended);
+    if (this.waiter) {
+      return Promise.reject(new Error('next() was called before the previous call settled'));
+    }
+    const change = this.take();
+    if (change) return Promise.resolve({ value: change, done: false });
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  return(): Promise<IteratorResult<Change>> {
+    this.close();
+    return Promise.resolve(DONE);
+  }
+
+  /** Ends the subscription; a pending next() resolves as done. Safe to call more than once. */
+  close(): void {
+    this.end('closed');
+  }
+
+  /**
+   * Called by the ChangeStream for every change it publishes, after appending it to the
+   * history; `evicted` is the change the history dropped to make room, if any.
+   */
+  offer(change: Change, evicted: Change | undefined): void {
+    if (this.ended) return;
+    // History drops changes in revision order and the cursor never points below the oldest
+    // one held, so only a cursor standing exactly on the dropped change is concerned.
+    if (evicted !== undefined && this.cursor <= evicted.revision) {
+      if (this.match(evicted.key)) return this.end(new SubscriberOverflowError(this.cursor));
+      this.cursor = evicted.revision + 1;
+    }
+    if (change.revision < this.cursor || !this.match(change.key)) return;
+    this.queued++;
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = undefined;
+      waiter.resolve({ value: this.take()!, done: false });
+    } else if (this.queued > this.maxQueued) {
+      this.end(new SubscriberOverflowError(this.cursor));
+    }
+  }
+
+  private take(): Change | undefined {
+    while (this.cursor <= this.history.lastRevision) {
+      const change = this.history.get(this.cursor++)!;
+      if (!this.match(change.key)) continue;
+      if (change.revision >= this.liveFrom) this.queued--;
+      return change;
+    }
+    return undefined;
+  }
+
+  private end(reason: SubscriberOverflowError | 'closed'): void {
+    if (this.ended) return;
+    this.ended = reason;
+    this.detach(this);
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (waiter === undefined) return;
+    if (reason === 'closed') waiter.resolve(DONE);
+    else waiter.reject(reason);
+  }
+}

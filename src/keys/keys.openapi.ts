@@ -1,0 +1,212 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse } from '@nestjs/swagger';
+
+/**
+ * The OpenAPI description of the keys routes, kept out of the controller so that it reads as
+ * HTTP translation. Bodies are described as schemas because the value is any JSON.
+ */
+const ANY_JSON = { description: 'Any JSON value: string, number, boolean, null, array or object' };
+const ERROR = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: { type: 'string' }, key: { type: 'string' } },
+};
+const EXPIRY = {
+  ttl: {
+    type: 'number',
+    description: 'Remaining seconds (millisecond precision); only with an expiry',
+  },
+  expiresAt: { type: 'string', format: 'date-time', description: 'Only with an expiry' },
+};
+
+const ERRORS: Record<number, string> = {
+  400: 'Invalid key, JSON, query or header',
+  401: 'Missing or wrong bearer token (when AUTH_TOKEN is set)',
+  404: 'Key not found',
+  412: 'If-Match / If-None-Match failed; body has the current modRevision',
+  413: 'Body larger than MAX_VALUE_BYTES',
+  414: 'Key longer than MAX_KEY_BYTES',
+  503: 'Storage cannot take writes now (disk full, I/O error)',
+};
+
+export const ApiErrors = (...statuses: number[]) =>
+  applyDecorators(
+    ...statuses.map((status) =>
+      ApiResponse({ status, description: ERRORS[status], schema: ERROR }),
+    ),
+  );
+
+export const ApiKeyParam = () =>
+  ApiParam({
+    name: 'key',
+    description: 'Everything after the prefix, percent-decoded once; may contain "/"',
+    example: 'config/db/host',
+  });
+
+export const ApiJsonValueBody = () =>
+  ApiBody({
+    required: true,
+    schema: { ...ANY_JSON, example: { name: 'Alice', roles: ['admin'] } },
+  });
+
+export const ApiConditionalHeaders = () =>
+  applyDecorators(
+    ApiHeader({ name: 'If-Match', required: false, description: '"<modRevision>" or *' }),
+    ApiHeader({ name: 'If-None-Match', required: false, description: '* (PUT: create only)' }),
+  );
+
+export const ApiGetKey = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Read a value',
+      description: 'Sends ETag: "<modRevision>" and X-Kv-Revision.',
+    }),
+    ApiKeyParam(),
+    ApiQuery({
+      name: 'meta',
+      required: false,
+      description: 'true: add createRevision, modRevision, version',
+    }),
+    ApiHeader({
+      name: 'If-None-Match',
+      required: false,
+      description: '"<rev>": 304 when unchanged',
+    }),
+    ApiResponse({
+      status: 200,
+      description: 'The value',
+      schema: {
+        type: 'object',
+        properties: { key: { type: 'string' }, value: ANY_JSON, ...EXPIRY },
+      },
+    }),
+    ApiResponse({ status: 304, description: 'Not modified since the ETag given in If-None-Match' }),
+    ApiErrors(400, 401, 404, 414),
+  );
+
+export const ApiPutKey = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'Store a value',
+      description:
+        'The body is parsed as JSON whatever the Content-Type. Without ttl any expiry is removed.',
+    }),
+    ApiKeyParam(),
+    ApiJsonValueBody(),
+    ApiQuery({
+      name: 'ttl',
+      required: false,
+      description: 'Seconds until the key expires (0.001 to 315360000)',
+    }),
+    ApiQuery({ name: 'keepTtl', required: false, description: 'true: keep the current expiry' }),
+    ApiConditionalHeaders(),
+    ApiResponse({
+      status: 200,
+      description: 'Stored',
+      schema: {
+        type: 'object',
+        properties: {
+          success: { type: 'boolean' },
+          key: { type: 'string' },
+          value: ANY_JSON,
+          ...EXPIRY,
+        },
+      },
+    }),
+    ApiErrors(400, 401, 412, 413, 414, 503),
+  );
+
+export const ApiDeleteKey = () =>
+  applyDecorators(
+    ApiOperation({ summary: 'Delete a key' }),
+    ApiKeyParam(),
+    ApiHeader({ name: 'If-Match', required: false, description: '"<modRevision>" or *' }),
+    ApiResponse({
+      status: 200,
+      description: 'Deleted',
+      schema: {
+        type: 'object',
+        properties: { success: { type: 'boolean' }, key: { type: 'string' } },
+      },
+    }),
+    ApiErrors(400, 401, 404, 412, 414, 503),
+  );
+
+export const ApiListKeys = () =>
+  applyDecorators(
+    ApiOperation({
+      summary: 'List keys in insertion order',
+      description: 'Without limit: every key and totalKeys. With limit: a page and nextCursor.',
+    }),
+    ApiQuery({
+      name: 'pattern',
+      required: false,
+      description: 'Redis glob: * ? [abc] [a-z] [^a] \\x',
+    }),
+    ApiQuery({ name: 'limit', required: false, description: '1 to 10000: page size' }),
+    ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' }),
+    ApiResponse({
+      status: 200,
+      description: 'Keys',
+      schema: {
+        type: 'object',
+        properties: {
+          totalKeys: { type: 'integer' },
+          keys: { type: 'array', items: { type: 'string' } },
+          nextCursor: { type: 'string', nullable: true },
+        },
+      },
+    }),
+    ApiErrors(400, 401),
+  );
+
+const TTL_VIEW = {
+  type: 'object',
+  properties: {
+    key: { type: 'string' },
+    ttl: { type: 'number', nullable: true },
+    expiresAt: { type: 'string', format: 'date-time', nullable: true },
+  },
+};
+
+export const ApiGetTtl = () =>
+  applyDecorators(
+    ApiOperation({ summary: "Read a key's expiry" }),
+    ApiKeyParam(),
+    ApiResponse({ status: 200, description: 'null: no expiry', schema: TTL_VIEW }),
+    ApiErrors(400, 401, 404),
+  );
+
+export const ApiPutTtl = () =>
+  applyDecorators(
+    ApiOperation({ summary: "Set, change or remove a key's expiry without resending its value" }),
+    ApiKeyParam(),
+    ApiBody({
+      schema: {
+        type: 'object',
+        required: ['ttl'],
+        properties: { ttl: { type: 'number', nullable: true, example: 30 } },
+      },
+    }),
+    ApiResponse({ status: 200, description: 'Changed', schema: TTL_VIEW }),
+    ApiErrors(400, 401, 404, 412, 503),
+  );
+
+export const ApiStats = () =>
+  applyDecorators(
+    ApiOperation({ summary: 'Key counts that show the expiry sweep at work' }),
+    ApiResponse({
+      status: 200,
+      description: 'Counts',
+      schema: {
+        type: 'object',
+        properties: {
+          totalKeys: { type: 'integer' },
+          storedKeys: { type: 'integer' },
+          keysWithExpiry: { type: 'integer' },
+          expiredTotal: { type: 'integer' },
+        },
+      },
+    }),
+    ApiErrors(401),
+  );

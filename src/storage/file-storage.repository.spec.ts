@@ -1,0 +1,29 @@
+import { FileStorageRepository } from './file/file-storage.repository';
+import {
+  makeTempDir,
+  openStore,
+  removeDir,
+  testOptions,
+} from './file/testing/file-storage-fixture';
+import { describeStorageContract } from './storage.contract';
+
+describeStorageContract(
+  'file',
+  async (clock) => {
+    const dir = makeTempDir();
+    let repository: FileStorageRepository = await openStore(testOptions(dir), clock);
+    return {
+      repository,
+      reopen: async () => {
+        await repository.close();
+        repository = await openStore(testOptions(dir), clock);
+        return repository;
+      },
+      dispose: async () => {
+        await repository.close();
+        removeDir(dir);
+      },
+    };
+  },
+  { durable: true },
+);

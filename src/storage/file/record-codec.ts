@@ -1,0 +1,285 @@
+import { crc32 } from 'zlib';
+import { Change } from '../storage.repository';
+
+/**
+ * One framed record, the unit of both the log and the snapshot (docs/STORAGE.md has the layout):
+ *
+ *   offset 0  u32 LE  CRC-32 of bytes 4 .. end (length, type and payload)
+ *   offset 4  u32 LE  payload length
+ *   offset 8  u8      record type
+ *   offset 9  payload
+ *
+ * The checksum covers the length: a flipped length bit must fail the check rather than look
+ * like a record that runs past the end of the file (a torn write).
+ */
+export const FRAME_HEADER_BYTES = 9;
+/**
+ * Larger payloads are refused on write and treated as damage on read. It leaves room for the
+ * largest value MAX_VALUE_BYTES allows (512 MiB) plus its key.
+ */
+export const MAX_PAYLOAD_BYTES = 1024 * 1024 * 1024;
+
+export const RecordType = {
+  put: 1,
+  delete: 2,
+  expire: 3,
+  ttl: 4,
+  snapshotHeader: 16,
+  snapshotEnd: 17,
+} as const;
+
+const CHANGE_TYPES: ReadonlySet<number> = new Set([1, 2, 3, 4]);
+const KNOWN_TYPES: ReadonlySet<number> = new Set([1, 2, 3, 4, 16, 17]);
+
+export const SNAPSHOT_FORMAT_VERSION = 1;
+
+const HAS_EXPIRY = 1;
+/** Strings with a lone surrogate cannot round-trip through UTF-8, so such records use UTF-16LE. */
+const UTF16 = 2;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+const INITIAL_BUFFER_BYTES = 64 * 1024;
+/** A buffer grown for one huge value is given back rather than kept for the process's life. */
+const RETAINED_BUFFER_BYTES = 1024 * 1024;
+
+export function isKnownRecordType(type: number): boolean {
+  return KNOWN_TYPES.has(type);
+}
+
+export function isChangeRecordType(type: number): boolean {
+  return CHANGE_TYPES.has(type);
+}
+
+/** Thrown by the decoders for a record whose checksum holds but whose content does not parse. */
+export class RecordFormatError extends Error {}
+
+/**
+ * Encodes records back to back into one reusable buffer, so that appending a change costs no
+ * allocation beyond the occasional growth of that buffer.
+ */
+export class RecordEncoder {
+  private buffer = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
+  private used = 0;
+
+  /** The encoded bytes are `bytes[0 .. length)`; valid until the next reset or encode. */
+  get bytes(): Buffer {
+    return this.buffer;
+  }
+
+  get length(): number {
+    return this.used;
+  }
+
+  reset(): void {
+    this.used = 0;
+    if (this.buffer.length > RETAINED_BUFFER_BYTES) {
+      this.buffer = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
+    }
+  }
+
+  change(change: Change): void {
+    const value = change.op === 'put' ? change.value : '';
+    const encoding =
+      LONE_SURROGATE.test(change.key) || LONE_SURROGATE.test(value) ? 'utf16le' : 'utf8';
+    const start = this.begin(
+      1 + 8 * 4 + 4 + maxBytes(change.key, encoding) + maxBytes(value, encoding),
+    );
+    const buffer = this.buffer;
+    let at = start + FRAME_HEADER_BYTES;
+    const expiresAt = change.op === 'put' || change.op === 'ttl' ? change.expiresAt : null;
+    at = buffer.writeUInt8(
+      (expiresAt === null ? 0 : HAS_EXPIRY) | (encoding === 'utf8' ? 0 : UTF16),
+      at,
+    );
+    at = buffer.writeDoubleLE(change.revision, at);
+    if (change.op === 'put') {
+      at = buffer.writeDoubleLE(change.createRevision, at);
+      at = buffer.writeDoubleLE(change.version, at);
+    }
+    if (change.op === 'put' || change.op === 'ttl') at = buffer.writeDoubleLE(expiresAt ?? 0, at);
+    const keyBytes = buffer.write(change.key, at + 4, encoding);
+    at = buffer.writeUInt32LE(keyBytes, at) + keyBytes;
+    if (change.op === 'put') at += buffer.write(value, at, encoding);
+    this.finish(start, RecordType[change.op], at);
+  }
+
+  snapshotHeader(revision: number, logSeq: number): void {
+    const start = this.begin(4 + 8 + 8);
+    let at = start + FRAME_HEADER_BYTES;
+    at = this.buffer.writeUInt32LE(SNAPSHOT_FORMAT_VERSION, at);
+    at = this.buffer.writeDoubleLE(revision, at);
+    at = this.buffer.writeDoubleLE(logSeq, at);
+    this.finish(start, RecordType.snapshotHeader, at);
+  }
+
+  snapshotEnd(entryCount: number): void {
+    const start = this.begin(8);
+    this.finish(
+      start,
+      RecordType.snapshotEnd,
+      this.buffer.writeDoubleLE(entryCount, start + FRAME_HEADER_BYTES),
+    );
+  }
+
+  /** Makes room for a record whose payload takes at most `maxPayload` bytes; returns its offset. */
+  private begin(maxPayload: number): number {
+    const needed = this.used + FRAME_HEADER_BYTES + maxPayload;
+    if (needed > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+      this.buffer.copy(grown, 0, 0, this.used);
+      this.buffer = grown;
+    }
+    return this.used;
+  }
+
+  private finish(start: number, type: number, end: number): void {
+    const payloadBytes = end - start - FRAME_HEADER_BYTES;
+    if (payloadBytes > MAX_PAYLOAD_BYTES) {
+      throw new RangeError(
+        `record of ${payloadBytes} bytes exceeds the ${MAX_PAYLOAD_BYTES}-byte limit`,
+      );
+    }
+    const buffer = this.buffer;
+    buffer.writeUInt32LE(payloadBytes, start + 4);
+    buffer.writeUInt8(type, start + 8);
+    buffer.writeUInt32LE(crc32(buffer.subarray(start + 4, end)), start);
+    this.used = end;
+  }
+}
+
+/** An upper bound cheap to compute for short strings, exact for long ones (to avoid 3x buffers). */
+function maxBytes(text: string, encoding: 'utf8' | 'utf16le'): number {
+  if (encoding === 'utf16le') return text.length * 2;
+  return text.length < 4096 ? text.length * 3 : Buffer.byteLength(text, 'utf8');
+}
+
+/** The checksum a frame starting at `start` and ending at `end` must carry. */
+export function frameChecksum(buffer: Buffer, start: number, end: number): number {
+  return crc32(buffer.subarray(start + 4, end));
+}
+
+export function decodeChange(type: number, payload: Buffer): Change {
+  const reader = new PayloadReader(payload);
+  const flags = reader.u8();
+  if (flags & ~(HAS_EXPIRY | UTF16)) throw new RecordFormatError(`unknown flags ${flags}`);
+  const encoding = flags & UTF16 ? 'utf16le' : 'utf8';
+  const revision = reader.count('revision');
+  switch (type) {
+    case RecordType.put: {
+      const createRevision = reader.count('createRevision');
+      const version = reader.count('version');
+      const expiresAt = reader.expiry(flags);
+      const key = reader.string(reader.u32(), encoding);
+      const value = reader.string(reader.remaining, encoding);
+      if (createRevision > revision) {
+        throw new RecordFormatError(`createRevision ${createRevision} after revision ${revision}`);
+      }
+      return { op: 'put', revision, key, value, expiresAt, createRevision, version };
+    }
+    case RecordType.delete:
+    case RecordType.expire: {
+      if (flags & HAS_EXPIRY) throw new RecordFormatError('expiry flag on a removal');
+      const key = reader.lastString(encoding);
+      return { op: type === RecordType.delete ? 'delete' : 'expire', revision, key };
+    }
+    case RecordType.ttl: {
+      const expiresAt = reader.expiry(flags);
+      return { op: 'ttl', revision, key: reader.lastString(encoding), expiresAt };
+    }
+    default:
+      throw new RecordFormatError(`record type ${type} is not a change`);
+  }
+}
+
+export interface SnapshotHeader {
+  readonly revision: number;
+  readonly logSeq: number;
+}
+
+export function decodeSnapshotHeader(payload: Buffer): SnapshotHeader {
+  const reader = new PayloadReader(payload);
+  const version = reader.u32();
+  if (version !== SNAPSHOT_FORMAT_VERSION) {
+    throw new RecordFormatError(`snapshot format ${version} is not supported`);
+  }
+  const header = { revision: reader.count('revision', 0), logSeq: reader.count('log sequence') };
+  reader.end();
+  return header;
+}
+
+export function decodeSnapshotEnd(payload: Buffer): number {
+  const reader = new PayloadReader(payload);
+  const count = reader.count('entry count', 0);
+  reader.end();
+  return count;
+}
+
+/** Bounds-checked reads; any shortfall or leftover is a RecordFormatError. */
+class PayloadReader {
+  private at = 0;
+
+  constructor(private readonly payload: Buffer) {}
+
+  get remaining(): number {
+    return this.payload.length - this.at;
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.payload.readUInt8(this.at++);
+  }
+
+  u32(): number {
+    this.need(4);
+    const value = this.payload.readUInt32LE(this.at);
+    this.at += 4;
+    return value;
+  }
+
+  /** A revision, version or count: a safe integer of at least `min`. */
+  count(what: string, min = 1): number {
+    const value = this.f64();
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new RecordFormatError(`${what} ${value} is not a valid count`);
+    }
+    return value;
+  }
+
+  expiry(flags: number): number | null {
+    const value = this.f64();
+    if (!(flags & HAS_EXPIRY)) return null;
+    if (!Number.isFinite(value)) throw new RecordFormatError(`expiry ${value} is not finite`);
+    return value;
+  }
+
+  string(bytes: number, encoding: 'utf8' | 'utf16le'): string {
+    this.need(bytes);
+    const text = this.payload.toString(encoding, this.at, this.at + bytes);
+    this.at += bytes;
+    return text;
+  }
+
+  /** A length-prefixed string that must end the payload. */
+  lastString(encoding: 'utf8' | 'utf16le'): string {
+    const text = this.string(this.u32(), encoding);
+    this.end();
+    return text;
+  }
+
+  end(): void {
+    if (this.remaining !== 0) throw new RecordFormatError(`${this.remaining} unexpected bytes`);
+  }
+
+  private f64(): number {
+    this.need(8);
+    const value = this.payload.readDoubleLE(this.at);
+    this.at += 8;
+    return value;
+  }
+
+  private need(bytes: number): void {
+    if (this.at + bytes > this.payload.length) {
+      throw new RecordFormatError('payload ends early');
+    }
+  }
+}
