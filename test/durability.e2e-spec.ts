@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { http } from './support/http-client';
 import { runServerToExit, ServerProcess, startServerProcess } from './support/server-process';
+import { SseStream } from './support/sse-client';
 
 /** What a key may hold after a crash: the last acknowledged state, or the one in flight. */
 interface KeyHistory {
@@ -115,6 +116,30 @@ describe('durable storage across SIGKILL', () => {
     expect(after.map((entry) => ({ ...(entry as object), ttl: undefined }))).toEqual(
       before.map((entry) => ({ ...(entry as object), ttl: undefined })),
     );
+    expect(await server.stop('SIGTERM')).toBe(0);
+  }, 60_000);
+
+  it('answers a Last-Event-ID from before a restart with a clear 410, and resumes after it', async () => {
+    let server = await start('always');
+    const watcher = await SseStream.open(server.url, '/watch');
+    await http(server.url, 'PUT', '/key/a', '1');
+    await http(server.url, 'PUT', '/key/b', '2');
+    const [, last] = await watcher.events(2);
+    watcher.close();
+    expect(last.id).toBe('2');
+    expect(await server.stop('SIGTERM')).toBe(0);
+
+    server = await start('always');
+    const stale = await http(server.url, 'GET', '/watch', undefined, { 'Last-Event-ID': '1' });
+    expect(stale.status).toBe(410);
+    expect(stale.json).toEqual({ error: 'Revision compacted', oldestRevision: 3 });
+    // Revisions continue where they were: a client resuming after revision 2 misses nothing.
+    const resumed = await SseStream.open(server.url, '/watch', { 'Last-Event-ID': last.id! });
+    expect(resumed.status).toBe(200);
+    await http(server.url, 'PUT', '/key/c', '3');
+    const [next] = await resumed.events(1);
+    expect({ id: next.id, event: next.event }).toEqual({ id: '3', event: 'put' });
+    resumed.close();
     expect(await server.stop('SIGTERM')).toBe(0);
   }, 60_000);
 

@@ -130,8 +130,12 @@ export class KeyTable {
     if (revision > this.revision) this.revision = revision;
   }
 
-  /** Forgets keys that expired while the store was closed, without recording changes. */
-  discardExpired(): void {
+  /**
+   * Ends a replay: forgets keys that expired while the store was closed (without recording
+   * changes) and restarts the since-start counters, which the replay itself moved.
+   */
+  finishRecovery(): void {
+    this.expiredTotal = 0;
     const now = this.clock.now();
     for (let mark = this.expiries.peek(); mark && mark.expiresAt <= now;) {
       this.expiries.pop();

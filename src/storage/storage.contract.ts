@@ -334,6 +334,15 @@ export function describeStorageContract(
         expect((await put('b', 1)).ok && (await repo.get('b'))?.createRevision).toBe(3);
       });
 
+      it('counts expiredTotal from the start of the process, not of the data', async () => {
+        await put('a', 1, clock.now() + 10);
+        clock.advance(10);
+        expect(await repo.expireDue(10)).toHaveLength(1);
+        expect((await repo.stats()).expiredTotal).toBe(1);
+        await restart();
+        expect((await repo.stats()).expiredTotal).toBe(0);
+      });
+
       it('does not bring back keys that expired while closed', async () => {
         await put('short', 1, clock.now() + 100);
         await put('long', 1, clock.now() + 10_000);

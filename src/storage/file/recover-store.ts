@@ -84,7 +84,7 @@ export async function recoverStore(context: RecoveryContext): Promise<RecoveredS
     if (replay.stopped) break;
   }
   table.advanceRevision(Math.max(snapshotRevision, revision, replay.lastRevision));
-  table.discardExpired();
+  table.finishRecovery();
 
   if (logs.length === 0) logs.push({ seq: firstSeq, size: createLog(ops, dir, firstSeq) });
   for (const seq of files.logs) {
