@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import { existsSync, rmSync, utimesSync } from 'fs';
 import { join } from 'path';
 import { FakeClock } from '../../clock/fake-clock';
-import { LOCK_STALE_MS } from './data-dir-lock';
+import { LOCK_STALE_MS, lockDataDir } from './data-dir-lock';
 import { FileStorageRepository } from './file-storage.repository';
 import { DataDirLockedError } from './storage-errors';
 import {
@@ -38,8 +38,9 @@ describe('one process per data directory', () => {
     expect(refused).toBeInstanceOf(DataDirLockedError);
     expect(refused.message).toBe(
       `DATA_DIR ${dir} is locked by another kvstore process (lock directory ${join(dir, 'LOCK')}). ` +
-        'Stop the other process, or point DATA_DIR elsewhere. A lock left by a killed process is ' +
-        'taken over once it has not been refreshed for 10 s.',
+        'Stop the other process, or point DATA_DIR elsewhere. A lock left by a killed process on ' +
+        'this machine is taken over at once; one from another machine once it has not been ' +
+        'refreshed for 10 s.',
     );
     expect((await first.write(put('a'))).ok).toBe(true);
 
@@ -47,6 +48,17 @@ describe('one process per data directory', () => {
     expect(existsSync(join(dir, 'LOCK'))).toBe(false);
     const second = await open();
     expect(await second.listKeys()).toEqual(['a']);
+  });
+
+  it('keeps the lock through its periodic refreshes', async () => {
+    const lost: string[] = [];
+    const lock = await lockDataDir(dir, new RecordingLogger(), (reason) => lost.push(reason), 2000);
+    // proper-lockfile refreshes every stale / 2: wait past one refresh (a bounded, short wait).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(lost).toEqual([]);
+    await lock.release();
+    expect(existsSync(join(dir, 'LOCK'))).toBe(false);
+    expect(existsSync(join(dir, 'LOCK.owner'))).toBe(false);
   });
 
   it('closes idempotently', async () => {

@@ -31,13 +31,14 @@ export async function lockDataDir(
   dataDir: string,
   logger: StorageLogger,
   onLost: (reason: string) => void,
+  staleMs = LOCK_STALE_MS,
 ): Promise<DataDirLock> {
   const lockPath = join(dataDir, LOCK_NAME);
   const self = currentOwner();
   const take = () =>
     lockfile.lock(dataDir, {
       lockfilePath: lockPath,
-      stale: LOCK_STALE_MS,
+      stale: staleMs,
       onCompromised: (error) =>
         onLost(`The lock ${lockPath} on DATA_DIR ${dataDir} was lost (${error.message}).`),
     });
@@ -55,15 +56,15 @@ export async function lockDataDir(
     if (self) writeOwner(lockPath, self);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new DataDirLockedError(dataDir, lockPath, LOCK_STALE_MS);
+      throw new DataDirLockedError(dataDir, lockPath, staleMs);
     }
     throw new DataDirError(dataDir, error);
   }
   return {
     release: async () => {
       try {
-        removeOwner(lockPath);
         await release();
+        removeOwner(lockPath);
       } catch (error) {
         logger.warn(`Could not release the lock ${lockPath}: ${describeIoError(error)}`);
       }

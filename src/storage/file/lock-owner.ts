@@ -1,5 +1,4 @@
 import { readFileSync, readlinkSync, rmSync, writeFileSync } from 'fs';
-import { join } from 'path';
 
 /**
  * Who holds a data directory's lock, precisely enough to tell, on the same machine, that the
@@ -18,7 +17,11 @@ export interface LockOwner {
   readonly startTime: string;
 }
 
-const OWNER_FILE = 'owner.json';
+/**
+ * Beside the lock directory, not inside it: proper-lockfile treats any change of the lock
+ * directory's mtime (a file created in it) as the lock being compromised.
+ */
+const ownerFile = (lockPath: string) => `${lockPath}.owner`;
 
 export function currentOwner(): LockOwner | undefined {
   try {
@@ -34,17 +37,16 @@ export function currentOwner(): LockOwner | undefined {
 }
 
 export function writeOwner(lockPath: string, owner: LockOwner): void {
-  writeFileSync(join(lockPath, OWNER_FILE), JSON.stringify(owner));
+  writeFileSync(ownerFile(lockPath), JSON.stringify(owner));
 }
 
-/** Before release: proper-lockfile removes the lock with rmdir, which needs it empty. */
 export function removeOwner(lockPath: string): void {
-  rmSync(join(lockPath, OWNER_FILE), { force: true });
+  rmSync(ownerFile(lockPath), { force: true });
 }
 
 export function readOwner(lockPath: string): LockOwner | undefined {
   try {
-    return JSON.parse(readFileSync(join(lockPath, OWNER_FILE), 'utf8')) as LockOwner;
+    return JSON.parse(readFileSync(ownerFile(lockPath), 'utf8')) as LockOwner;
   } catch {
     return undefined;
   }

@@ -182,7 +182,7 @@ describe('recovery at start', () => {
     await writeAll(await open(), sampleCommands(clock.now(), 3));
     writeFileSync(join(dir, 'snapshot-0000000002.tmp'), 'half a snapshot');
     await open();
-    expect(readdirSync(dir).sort()).toEqual(['LOCK', LOG_1]);
+    expect(readdirSync(dir).sort()).toEqual(['LOCK', 'LOCK.owner', LOG_1]);
   });
 
   it('refuses a damaged snapshot, and on request keeps the entries before the damage', async () => {

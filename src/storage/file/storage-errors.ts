@@ -28,7 +28,8 @@ export class DataDirLockedError extends Error {
     super(
       `DATA_DIR ${dataDir} is locked by another kvstore process (lock directory ${lockPath}). ` +
         `Stop the other process, or point DATA_DIR elsewhere. A lock left by a killed process ` +
-        `is taken over once it has not been refreshed for ${staleMs / 1000} s.`,
+        `on this machine is taken over at once; one from another machine once it has not been ` +
+        `refreshed for ${staleMs / 1000} s.`,
     );
   }
 }
