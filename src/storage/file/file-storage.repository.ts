@@ -2,20 +2,15 @@ import { Logger } from '@nestjs/common';
 import { join, resolve } from 'path';
 import { performance } from 'perf_hooks';
 import { Clock } from '../../clock/clock';
-import { KeyTable } from '../key-table';
 import {
   Change,
-  ScanPage,
-  ScanRequest,
   StorageHealth,
-  StorageRepository,
-  StorageStats,
   StorageUnavailableError,
-  StoredEntry,
   WriteCommand,
   WriteGuard,
   WriteOutcome,
 } from '../storage.repository';
+import { TableBackedRepository } from '../table-backed.repository';
 import { Compactor } from './compactor';
 import { DataDirLock, lockDataDir } from './data-dir-lock';
 import { logFileName } from './data-files';
@@ -32,8 +27,7 @@ import { DataDirError } from './storage-errors';
  * all synchronously, so the guard check, the revision, the append and the apply are atomic with
  * respect to other writes, and a failed append leaves memory as it was.
  */
-export class FileStorageRepository implements StorageRepository {
-  private readonly table: KeyTable;
+export class FileStorageRepository extends TableBackedRepository {
   private readonly ops: FileOps;
   private readonly logger: StorageLogger;
   private readonly dataDir: string;
@@ -47,7 +41,7 @@ export class FileStorageRepository implements StorageRepository {
     private readonly clock: Clock,
     logger?: StorageLogger,
   ) {
-    this.table = new KeyTable(clock);
+    super(clock);
     this.ops = options.fileOps ?? nodeFileOps;
     this.logger = logger ?? new Logger(FileStorageRepository.name);
     this.dataDir = resolve(options.dataDir);
@@ -122,10 +116,6 @@ export class FileStorageRepository implements StorageRepository {
     return this.closed;
   }
 
-  async get(key: string): Promise<StoredEntry | undefined> {
-    return this.table.live(key);
-  }
-
   async write(command: WriteCommand, guard?: WriteGuard): Promise<WriteOutcome> {
     const writer = this.writableLog();
     const plan = this.table.planWrite(command, guard);
@@ -157,22 +147,6 @@ export class FileStorageRepository implements StorageRepository {
     this.compactor!.maybeStart();
     if (this.options.fsync === 'always') await writer.sync();
     return changes;
-  }
-
-  async scan(request: ScanRequest): Promise<ScanPage> {
-    return this.table.scan(request);
-  }
-
-  async listKeys(match?: (key: string) => boolean): Promise<string[]> {
-    return this.table.listKeys(match);
-  }
-
-  async stats(): Promise<StorageStats> {
-    return this.table.stats();
-  }
-
-  currentRevision(): number {
-    return this.table.currentRevision;
   }
 
   /** Bytes of log written since the last snapshot: what compaction would replace. */
