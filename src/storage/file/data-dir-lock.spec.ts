@@ -74,7 +74,7 @@ describe('one process per data directory', () => {
       '-e',
       `require(${JSON.stringify(require.resolve('proper-lockfile'))})
         .lock(${JSON.stringify(dir)}, { lockfilePath: ${JSON.stringify(join(dir, 'LOCK'))}, stale: ${LOCK_STALE_MS} })
-        .then(() => console.log('locked'));
+        .then(() => process.stdout.write('locked'));
        setInterval(() => {}, 1000);`,
     ]);
     await new Promise<void>((resolve, reject) => {
