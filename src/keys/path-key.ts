@@ -9,7 +9,10 @@ import { InvalidKeyError } from '../kv/kv.errors';
  */
 export function keyFromUrl(url: string, prefix: string): string {
   const queryAt = url.indexOf('?');
-  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  let path = queryAt === -1 ? url : url.slice(0, queryAt);
+  // An absolute-form target (`PUT http://host/key/k`, RFC 9112 section 3.2.2): keep its path.
+  const absolute = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/]*/.exec(path);
+  if (absolute) path = path.slice(absolute[0].length);
   const raw = path.slice(prefix.length);
   if (!raw.includes('%')) return raw;
   const bytes = Buffer.allocUnsafe(raw.length);

@@ -16,7 +16,7 @@ export interface RawExchange {
   readonly responses: RawResponse[];
   /** True when the server ended or reset the connection before the wait was over. */
   readonly closed: boolean;
-  /** Milliseconds from the first byte written to the close (or to the end of the wait). */
+  /** Milliseconds from the connection attempt to the close (or to the end of the wait). */
   readonly elapsedMs: number;
 }
 
@@ -67,11 +67,18 @@ export function rawExchange(
       }
       if (endAfterWrite && !socket.destroyed) socket.end();
     });
+    // Counted incrementally (a fill of thousands of pipelined answers must not be re-parsed
+    // from the start on every chunk); parsed in full once at the end.
+    let pending: Buffer = Buffer.alloc(0);
+    let counted = 0;
     socket.on('data', (chunk: Buffer) => {
       received.push(chunk);
-      if (wanted !== undefined && parseResponses(Buffer.concat(received)).length >= wanted) {
-        finish(false);
-      }
+      if (wanted === undefined) return;
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      const { count, consumed } = scanResponses(pending, false);
+      counted += count;
+      pending = pending.subarray(consumed);
+      if (counted >= wanted) finish(false);
     });
     socket.on('close', () => finish(true));
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -87,19 +94,34 @@ export function rawExchange(
 
 /** Parses the complete responses at the start of `bytes` (Content-Length or chunked bodies). */
 export function parseResponses(bytes: Buffer): RawResponse[] {
+  return scanResponses(bytes, true).responses;
+}
+
+/**
+ * Reads complete responses from the start of `bytes`; `consumed` is where the first incomplete
+ * one starts. A response without framing runs to the end of the connection, so it only counts
+ * once the connection is over (`atEnd`).
+ */
+function scanResponses(
+  bytes: Buffer,
+  atEnd: boolean,
+): { responses: RawResponse[]; count: number; consumed: number } {
   const responses: RawResponse[] = [];
   let at = 0;
+  const done = () => ({ responses, count: responses.length, consumed: at });
   for (;;) {
     const headEnd = bytes.indexOf('\r\n\r\n', at);
-    if (headEnd === -1) return responses;
+    if (headEnd === -1) return done();
     const head = bytes.subarray(at, headEnd).toString('latin1').split('\r\n');
     const statusMatch = /^HTTP\/1\.[01] (\d{3})/.exec(head[0]);
-    if (!statusMatch) return responses;
+    if (!statusMatch) return done();
     const status = Number(statusMatch[1]);
     const headers: Record<string, string> = {};
     for (const line of head.slice(1)) {
       const colon = line.indexOf(':');
-      if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      if (colon > 0) {
+        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
     }
     let bodyStart = headEnd + 4;
     let body: Buffer;
@@ -109,11 +131,11 @@ export function parseResponses(bytes: Buffer): RawResponse[] {
       const parts: Buffer[] = [];
       for (;;) {
         const lineEnd = bytes.indexOf('\r\n', bodyStart);
-        if (lineEnd === -1) return responses;
+        if (lineEnd === -1) return done();
         const size = parseInt(bytes.subarray(bodyStart, lineEnd).toString('latin1'), 16);
-        if (Number.isNaN(size)) return responses;
+        if (Number.isNaN(size)) return done();
         const dataStart = lineEnd + 2;
-        if (bytes.length < dataStart + size + 2) return responses;
+        if (bytes.length < dataStart + size + 2) return done();
         parts.push(bytes.subarray(dataStart, dataStart + size));
         bodyStart = dataStart + size + 2;
         if (size === 0) break;
@@ -121,11 +143,12 @@ export function parseResponses(bytes: Buffer): RawResponse[] {
       body = Buffer.concat(parts);
     } else if (headers['content-length'] !== undefined) {
       const length = Number(headers['content-length']);
-      if (bytes.length < bodyStart + length) return responses;
+      if (bytes.length < bodyStart + length) return done();
       body = bytes.subarray(bodyStart, bodyStart + length);
       bodyStart += length;
     } else {
       // No framing: the body runs to the end of the connection.
+      if (!atEnd) return done();
       body = bytes.subarray(bodyStart);
       bodyStart = bytes.length;
     }
@@ -155,4 +178,48 @@ export function rawRequest(
   }
   const head = [requestLine, ...Object.entries(all).map(([n, v]) => `${n}: ${v}`)].join('\r\n');
   return Buffer.concat([Buffer.from(`${head}\r\n\r\n`, 'latin1'), bodyBytes]);
+}
+
+/**
+ * Sends requests one at a time on one connection, each only once the answer to the previous one
+ * has arrived (keep-alive, no pipelining). Resolves with the answers; rejects on a timeout.
+ */
+export function rawConversation(
+  baseUrl: string,
+  requests: ReadonlyArray<string | Buffer>,
+  waitMs = 10_000,
+): Promise<RawResponse[]> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const received: Buffer[] = [];
+    let next = 0;
+    const socket = connect(Number(port), hostname);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer to request ${next} within ${waitMs} ms`));
+    }, waitMs);
+    const sendNext = () => {
+      const answers = parseResponses(Buffer.concat(received));
+      if (answers.length < next) return;
+      if (next === requests.length) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(answers);
+        return;
+      }
+      socket.write(requests[next++]);
+    };
+    socket.on('connect', sendNext);
+    socket.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      sendNext();
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const answers = parseResponses(Buffer.concat(received));
+      if (answers.length === requests.length) resolve(answers);
+      else reject(new Error(`connection closed after ${answers.length} answers`));
+    });
+    socket.on('error', () => undefined);
+  });
 }
