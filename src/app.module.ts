@@ -26,7 +26,7 @@ export class AppModule {
         ExpiryModule,
         HealthModule,
         MetricsModule,
-        AuthModule,
+        AuthModule.forRoot(config),
         WatchModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],

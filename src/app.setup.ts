@@ -1,10 +1,14 @@
 import { INestApplication } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
 import { configureHttpPlatform } from './http/http-platform';
+import { MetricsService } from './metrics/metrics.service';
 import { setupOpenApi } from './openapi/openapi.setup';
 
 /** Everything done to a created application before it listens: shared by main and the tests. */
 export function configureApp(app: INestApplication, config: AppConfig): void {
-  configureHttpPlatform(app, config);
+  const metrics = app.get(MetricsService);
+  configureHttpPlatform(app, config, (method, route, status, seconds) =>
+    metrics.observeRequest(method, route, status, seconds),
+  );
   setupOpenApi(app);
 }

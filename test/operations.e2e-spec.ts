@@ -40,15 +40,49 @@ describe.each(HTTP_ADAPTERS)('operating the service (%s)', (adapter) => {
         /^http_request_duration_seconds_bucket\{le="0\.0005",method="PUT",route="\/key\/\{key\}",status="200"\} \d+$/m,
       );
       expect(metrics.text).toMatch(/^kv_keys 2$/m);
+      expect(metrics.text).not.toContain('missing');
+      expect(metrics.text).not.toContain('route="/key/c"');
       expect(metrics.text).toMatch(/^kv_expired_keys_total 0$/m);
       expect(metrics.text).toMatch(/^process_resident_memory_bytes \d+/m);
       expect(metrics.text).not.toContain('a/b');
+    });
+
+    it('labels every route by its template and leaves requests that matched none out', async () => {
+      await call('GET', '/key');
+      await call('GET', '/keys?limit=1');
+      await call('GET', '/ttl/some/key');
+      await call('PUT', '/ttl/x', 'not json');
+      await call('GET', '/no-such-route');
+      const { text } = await call('GET', '/metrics');
+      const routes = new Set(
+        [...text.matchAll(/^http_requests_total\{[^}]*route="([^"]*)"/gm)].map((m) => m[1]),
+      );
+      const templates = [
+        '/health',
+        '/health/ready',
+        '/key/{key}',
+        '/keys',
+        '/metrics',
+        '/ttl/{key}',
+      ];
+      expect([...routes]).toEqual(expect.arrayContaining(['/key/{key}', '/keys', '/ttl/{key}']));
+      for (const route of routes) expect(templates).toContain(route);
+      expect(text).toMatch(
+        /^http_requests_total\{method="PUT",route="\/ttl\/\{key\}",status="400"\} 1$/m,
+      );
+      expect(text).not.toContain('no-such-route');
     });
 
     it('sends security headers', async () => {
       const answer = await call('GET', '/keys');
       expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
       expect(answer.headers.get('content-security-policy')).toContain("default-src 'self'");
+      expect(answer.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(answer.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
+      expect(answer.headers.get('x-powered-by')).toBeNull();
+      const failed = await call('GET', '/key/absent');
+      expect(failed.status).toBe(404);
+      expect(failed.headers.get('x-content-type-options')).toBe('nosniff');
     });
   });
 

@@ -28,8 +28,62 @@ describe('the server process', () => {
     expect(output).toContain(`Invalid configuration: ${name} must be`);
   });
 
+  it.each(['express', 'fastify'])(
+    'logs one line per request at debug level (%s), with its id and never the value or the token',
+    async (adapter) => {
+      const token = 'token-that-must-not-be-logged';
+      const server = await startServerProcess({
+        HTTP_ADAPTER: adapter,
+        LOG_LEVEL: 'debug',
+        AUTH_TOKEN: token,
+      });
+      try {
+        const headers = { Authorization: `Bearer ${token}`, 'X-Request-Id': 'trace-42' };
+        const answer = await http(server.url, 'PUT', '/key/k', '"value-not-to-log"', headers);
+        expect(answer.status).toBe(200);
+        await waitFor(() => server.output().includes('trace-42'));
+        const lines = server
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('trace-42'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatchObject({
+          level: 20,
+          req: { id: 'trace-42', method: 'PUT', url: '/key/k' },
+          res: { statusCode: 200 },
+        });
+        expect(server.output()).not.toContain('value-not-to-log');
+        expect(server.output()).not.toContain(token);
+      } finally {
+        expect(await server.stop('SIGTERM')).toBe(0);
+      }
+    },
+  );
+
+  it('logs no line per request at the default level', async () => {
+    const server = await startServerProcess({});
+    try {
+      const before = server.output();
+      const headers = { 'X-Request-Id': 'quiet-request' };
+      expect((await http(server.url, 'GET', '/key/absent', undefined, headers)).status).toBe(404);
+      expect((await http(server.url, 'PUT', '/key/k', '1', headers)).status).toBe(200);
+      expect(server.output()).toBe(before);
+    } finally {
+      expect(await server.stop('SIGTERM')).toBe(0);
+    }
+  });
+
   it('drains and exits 0 on SIGINT', async () => {
     const server = await startServerProcess({});
     expect(await server.stop('SIGINT')).toBe(0);
   });
 });
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -7,13 +7,13 @@ import { AuthenticationError } from './authentication.error';
 import { Access, ACCESS } from './public.decorator';
 
 /**
- * With AUTH_TOKEN set, every route not marked @Public() needs `Authorization: Bearer <token>`.
+ * Installed only when AUTH_TOKEN is set (AuthModule): every route not marked @Public() needs `Authorization: Bearer <token>`.
  * Tokens are compared as SHA-256 digests with timingSafeEqual: equal lengths, constant time,
  * so neither the length nor a prefix of the token leaks through response timing.
  */
 @Injectable()
 export class BearerTokenGuard implements CanActivate {
-  private readonly expected: Buffer | null;
+  private readonly expected: Buffer;
   private readonly metricsPublic: boolean;
 
   constructor(
@@ -21,12 +21,12 @@ export class BearerTokenGuard implements CanActivate {
     config: ConfigService<AppConfig, true>,
   ) {
     const token = config.get('authToken', { infer: true });
-    this.expected = token === null ? null : digest(token);
+    if (token === null) throw new Error('BearerTokenGuard needs AUTH_TOKEN');
+    this.expected = digest(token);
     this.metricsPublic = config.get('metricsPublic', { infer: true });
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.expected === null) return true;
     const targets = [context.getHandler(), context.getClass()];
     const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS, targets);
     if (access === 'public' || (access === 'metrics' && this.metricsPublic)) return true;

@@ -1,18 +1,20 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from './app-logger';
+import { requestId } from './request-id';
 
 const PER_REQUEST_LEVELS = new Set(['debug', 'trace']);
 
 /**
  * Structured JSON logs through pino; pretty only with LOG_PRETTY. One line per request only at
- * debug level, so the default costs nothing on the hot path. Every line logged while a request
- * runs carries its id (taken from X-Request-Id when the caller sends one). Values are never
- * logged, and the Authorization header is redacted.
+ * debug level or below: only then does pino-http run, with a child logger per request that
+ * every line logged while the request runs goes through, carrying its id (taken from
+ * X-Request-Id when the caller sends one). At the default level requests pay nothing for
+ * logging; a failed request's error line still carries an id (see HttpExceptionFilter).
+ * Values are never logged, nor headers: a request is logged as its id, method and URL.
  */
 @Module({
   imports: [
@@ -20,23 +22,27 @@ const PER_REQUEST_LEVELS = new Set(['debug', 'trace']);
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => {
         const level = config.get('logLevel', { infer: true });
+        const perRequest = PER_REQUEST_LEVELS.has(level);
         return {
+          // No routes: the pino-http middleware is not installed at all.
+          ...(perRequest ? {} : { forRoutes: [] }),
           pinoHttp: {
             level,
             transport: config.get('logPretty', { infer: true })
               ? { target: 'pino-pretty', options: { singleLine: true } }
               : undefined,
-            autoLogging: PER_REQUEST_LEVELS.has(level),
+            autoLogging: perRequest,
             customLogLevel: () => 'debug' as const,
             quietReqLogger: true,
-            genReqId: (request: IncomingMessage) => requestId(request.headers['x-request-id']),
-            redact: ['req.headers.authorization', 'req.headers.cookie'],
+            // Fastify has given the request its id already (see fastify-platform.ts).
+            genReqId: (request: IncomingMessage) => requestId(request),
             serializers: {
               req: (request: { id: string; method: string; url: string }) => ({
                 id: request.id,
                 method: request.method,
                 url: request.url,
               }),
+              res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
             },
           },
         };
@@ -47,8 +53,3 @@ const PER_REQUEST_LEVELS = new Set(['debug', 'trace']);
   exports: [AppLogger],
 })
 export class LoggingModule {}
-
-function requestId(header: string | string[] | undefined): string {
-  // Accept a caller's id only if it is short and plain: it is echoed into every log line.
-  return typeof header === 'string' && /^[\w.:-]{1,64}$/.test(header) ? header : randomUUID();
-}

@@ -34,7 +34,7 @@ export class MetricsService {
     });
     this.latency = new Histogram({
       name: 'http_request_duration_seconds',
-      help: 'Time from a request reaching its route to the last byte of the answer',
+      help: 'Time from the arrival of a request to the last byte of its answer',
       labelNames,
       buckets: LATENCY_BUCKETS,
       registers: [this.registry],

@@ -1,12 +1,16 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Inject, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
+import type { IncomingMessage } from 'node:http';
 import { AppConfig } from '../../config/app-config';
+import { idOfRequest } from '../../logging/request-id';
 import { HttpError, toHttpError } from './http-error';
 
-const INTERNAL_ERROR: HttpError = { status: 500, body: { error: 'Internal server error' } };
-
-/** Answers every failed request with a JSON `{ "error": ... }` body and the right status. */
+/**
+ * Answers every failed request with a JSON `{ "error": ... }` body and the right status. An
+ * unexpected error is logged with the request's id, and the 500 answer carries the same id,
+ * so that what a client reports can be found in the logs; the body says nothing of internals.
+ */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpExceptionFilter.name);
@@ -20,16 +24,29 @@ export class HttpExceptionFilter implements ExceptionFilter {
   }
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse();
-    const answer = toHttpError(exception, this.maxValueBytes);
-    if (answer === undefined) {
-      this.logger.error(
-        exception instanceof Error ? (exception.stack ?? exception.message) : exception,
-      );
-    }
-    const { status, body, headers = {} } = answer ?? INTERNAL_ERROR;
+    const http = host.switchToHttp();
+    const response = http.getResponse();
+    const {
+      status,
+      body,
+      headers = {},
+    } = toHttpError(exception, this.maxValueBytes) ??
+    this.internalError(exception, http.getRequest());
     const adapter = this.adapterHost.httpAdapter;
     for (const [name, value] of Object.entries(headers)) adapter.setHeader(response, name, value);
     adapter.reply(response, body, status);
+  }
+
+  private internalError(
+    exception: unknown,
+    request: IncomingMessage | { raw: IncomingMessage },
+  ): HttpError {
+    const requestId = idOfRequest('raw' in request ? request.raw : request);
+    this.logger.error({
+      msg: 'Request failed with an unexpected error',
+      reqId: requestId,
+      err: exception instanceof Error ? exception : new Error(String(exception)),
+    });
+    return { status: 500, body: { error: 'Internal server error', requestId } };
   }
 }

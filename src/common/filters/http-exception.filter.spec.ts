@@ -1,0 +1,65 @@
+import { ArgumentsHost, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { HttpAdapterHost } from '@nestjs/core';
+import { AppConfig } from '../../config/app-config';
+import { KeyNotFoundError } from '../../kv/kv.errors';
+import { HttpExceptionFilter } from './http-exception.filter';
+
+describe('HttpExceptionFilter', () => {
+  let replies: Array<{ body: unknown; status: number }>;
+  let logged: unknown[];
+  let filter: HttpExceptionFilter;
+
+  beforeEach(() => {
+    replies = [];
+    logged = [];
+    const adapter = {
+      setHeader: jest.fn(),
+      reply: (_response: unknown, body: unknown, status: number) => replies.push({ body, status }),
+    };
+    const config = { get: () => 1024 } as unknown as ConfigService<AppConfig, true>;
+    filter = new HttpExceptionFilter(
+      { httpAdapter: adapter } as unknown as HttpAdapterHost,
+      config,
+    );
+    jest.spyOn(Logger.prototype, 'error').mockImplementation((message: unknown) => {
+      logged.push(message);
+    });
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  const hostFor = (request: object): ArgumentsHost =>
+    ({
+      switchToHttp: () => ({ getRequest: () => request, getResponse: () => ({}) }),
+    }) as unknown as ArgumentsHost;
+
+  it('answers a domain error without logging it', () => {
+    filter.catch(new KeyNotFoundError('k'), hostFor({ headers: {} }));
+    expect(replies).toEqual([{ status: 404, body: { error: expect.any(String), key: 'k' } }]);
+    expect(logged).toEqual([]);
+  });
+
+  it('logs an unexpected error with the caller’s request id and answers 500 with the same id', () => {
+    const failure = new Error('disk on fire');
+    filter.catch(failure, hostFor({ headers: { 'x-request-id': 'abc-123' } }));
+    expect(replies).toEqual([
+      { status: 500, body: { error: 'Internal server error', requestId: 'abc-123' } },
+    ]);
+    expect(logged).toEqual([expect.objectContaining({ reqId: 'abc-123', err: failure })]);
+    expect(JSON.stringify(replies)).not.toContain('disk on fire');
+  });
+
+  it('uses the id pino-http gave the request, on either platform', () => {
+    const raw = { headers: { 'x-request-id': 'ignored' }, id: 'from-pino' };
+    filter.catch(new Error('x'), hostFor({ raw }));
+    expect(replies[0].body).toMatchObject({ requestId: 'from-pino' });
+  });
+
+  it('makes a fresh id when the caller sent none or one unfit for logs', () => {
+    filter.catch('not an error', hostFor({ headers: { 'x-request-id': 'bad id\nwith newline' } }));
+    const { requestId } = replies[0].body as { requestId: string };
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(logged).toEqual([expect.objectContaining({ reqId: requestId, err: expect.any(Error) })]);
+  });
+});

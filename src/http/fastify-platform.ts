@@ -1,0 +1,137 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import { createServer, RequestListener } from 'node:http';
+import type { Socket } from 'node:net';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { toHttpError } from '../common/filters/http-error';
+import { AppConfig } from '../config/app-config';
+import { requestId } from '../logging/request-id';
+import { ResponseObserver } from './response-observer';
+import { toRouteTemplate } from './route-template';
+import { securityHeaders } from './security-headers';
+import { serverOptions } from './server-options';
+
+export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter {
+  return new WildcardFastifyAdapter({
+    bodyLimit: config.maxValueBytes,
+    // The id log lines carry: the caller's X-Request-Id when it is fit to log, else a UUID.
+    genReqId: requestId,
+    serverFactory: (handler: RequestListener) => createServer(serverOptions(config), handler),
+    // Malformed URLs and bodies are answered in the application's own error format.
+    frameworkErrors: (error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
+      const answer = toHttpError(error, config.maxValueBytes) ?? FALLBACK_ERROR;
+      void reply.status(answer.status).send(answer.body);
+    },
+  });
+}
+
+const FALLBACK_ERROR = { status: 400, body: { error: 'Bad request' } };
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors FastifyAdapter's own signature
+type RouteArguments = any[];
+
+/**
+ * Routes are written in path-to-regexp syntax (Express 5): `key{/*key}` is the prefix alone or
+ * followed by any rest of the path. Fastify's router spells that as two routes, `key` and
+ * `key/*`; the handlers read the key from the raw URL either way. The adapter remembers the
+ * template each Fastify route was registered for, to label metrics with.
+ */
+class WildcardFastifyAdapter extends FastifyAdapter {
+  readonly routeTemplates = new Map<string, string>();
+
+  override get(...args: RouteArguments) {
+    return this.forEachPath(args, (route) => super.get(...route));
+  }
+
+  override put(...args: RouteArguments) {
+    return this.forEachPath(args, (route) => super.put(...route));
+  }
+
+  override delete(...args: RouteArguments) {
+    return this.forEachPath(args, (route) => super.delete(...route));
+  }
+
+  private forEachPath<T>(args: RouteArguments, register: (route: RouteArguments) => T): T {
+    const [path, handler] = args;
+    if (typeof path !== 'string') return register(args);
+    const template = toRouteTemplate(path);
+    const wildcard = /^(.*)\{\/\*\w+\}$/.exec(path);
+    if (!wildcard) {
+      this.routeTemplates.set(path, template);
+      return register(args);
+    }
+    this.routeTemplates.set(wildcard[1], template);
+    this.routeTemplates.set(`${wildcard[1]}/*`, template);
+    register([wildcard[1], handler]);
+    return register([`${wildcard[1]}/*`, handler]);
+  }
+}
+
+export function configureFastify(
+  app: NestFastifyApplication,
+  observeResponse: ResponseObserver,
+): void {
+  const adapter = app.getHttpAdapter() as unknown as WildcardFastifyAdapter;
+  const fastify = adapter.getInstance();
+  orderPipelinedRequests(fastify);
+  const headers = securityHeaders();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.headers(headers);
+    // The contract parses JSON whatever the Content-Type says; Fastify would refuse a malformed
+    // one (415) before any parser ran, so the header is set aside.
+    delete request.headers['content-type'];
+    done();
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    // Requests that matched no route (404s) have no template and are not observed.
+    const route = adapter.routeTemplates.get(request.routeOptions.url ?? '');
+    if (route !== undefined) {
+      observeResponse(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    }
+    done();
+  });
+  fastify.removeAllContentTypeParsers();
+  // Fastify's own parsers cost a per-request AsyncResource and would reject unknown types.
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    // Express's body parser decodes gzip and deflate and refuses other codings with 415;
+    // this parser decodes nothing, so it must not store a coded body as if it were plain.
+    const coding = request.headers['content-encoding'];
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+      done(Object.assign(new Error('Unsupported Content-Encoding'), { statusCode: 415 }));
+    } else {
+      done(null, body);
+    }
+  });
+}
+
+/**
+ * HTTP/1.1 lets a client pipeline requests on one connection and expects them handled in order
+ * (RFC 9112 section 9.3.2). Node hands Fastify the next pipelined request while the previous
+ * one's body is still being read, so a later write could overtake an earlier one: a request
+ * waits here until the answer before it on the same connection has been sent. Without
+ * pipelining that answer was sent long ago, and the request goes on at once.
+ */
+function orderPipelinedRequests(fastify: FastifyInstance): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    // Kept on the socket itself: a WeakMap entry per request would cost the garbage collector.
+    const socket = request.raw.socket as OrderedSocket;
+    const previous = socket[LAST_ANSWER];
+    socket[LAST_ANSWER] = reply.raw;
+    if (previous === undefined || previous.writableFinished || previous.destroyed) {
+      done();
+      return;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      done();
+    };
+    previous.once('finish', release);
+    previous.once('close', release);
+  });
+}
+
+const LAST_ANSWER = Symbol('kvstore.lastAnswer');
+
+type OrderedSocket = Socket & { [LAST_ANSWER]?: ServerResponse };
