@@ -25,7 +25,7 @@ export class AppModule {
         KeysModule,
         ExpiryModule,
         HealthModule,
-        MetricsModule,
+        ...(config.metricsEnabled ? [MetricsModule] : []),
         AuthModule.forRoot(config),
         WatchModule,
       ],

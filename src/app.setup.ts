@@ -6,9 +6,12 @@ import { setupOpenApi } from './openapi/openapi.setup';
 
 /** Everything done to a created application before it listens: shared by main and the tests. */
 export function configureApp(app: INestApplication, config: AppConfig): void {
-  const metrics = app.get(MetricsService);
-  configureHttpPlatform(app, config, (method, route, status, seconds) =>
-    metrics.observeRequest(method, route, status, seconds),
+  const metrics = config.metricsEnabled ? app.get(MetricsService) : undefined;
+  configureHttpPlatform(
+    app,
+    config,
+    metrics &&
+      ((method, route, status, seconds) => metrics.observeRequest(method, route, status, seconds)),
   );
   setupOpenApi(app);
 }

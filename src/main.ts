@@ -22,7 +22,7 @@ async function bootstrap(config: AppConfig): Promise<void> {
   new Logger('kvstore').log(
     `kvstore listening on ${url} (storage: ${config.storage}, http: ${config.httpAdapter}); ` +
       'endpoints: PUT|GET|DELETE /key/{key}, GET /keys, GET|PUT /ttl/{key}, GET /stats, ' +
-      'GET /health, GET /health/ready, GET /metrics',
+      `GET /health, GET /health/ready${config.metricsEnabled ? ', GET /metrics' : ''}`,
   );
 }
 

@@ -86,6 +86,20 @@ describe.each(HTTP_ADAPTERS)('operating the service (%s)', (adapter) => {
     });
   });
 
+  it('serves no /metrics and times nothing with METRICS_ENABLED=false', async () => {
+    const server = await startTestApp({ HTTP_ADAPTER: adapter, METRICS_ENABLED: 'false' });
+    try {
+      expect((await http(server.url, 'PUT', '/key/a', '1')).status).toBe(200);
+      expect(await http(server.url, 'GET', '/metrics')).toMatchObject({
+        status: 404,
+        json: { error: expect.any(String) },
+      });
+      expect((await http(server.url, 'GET', '/health')).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   describe('with AUTH_TOKEN', () => {
     let server: TestApp;
     const token = 's3cret-token-for-tests';

@@ -22,8 +22,20 @@ describe('parseConfig', () => {
 
   it('parses valid values', () => {
     expect(
-      parseConfig({ PORT: '8080', STORAGE: 'FILE', FSYNC: 'always', METRICS_PUBLIC: 'false' }),
-    ).toMatchObject({ port: 8080, storage: 'file', fsync: 'always', metricsPublic: false });
+      parseConfig({
+        PORT: '8080',
+        STORAGE: 'FILE',
+        FSYNC: 'always',
+        METRICS_ENABLED: 'false',
+        METRICS_PUBLIC: 'false',
+      }),
+    ).toMatchObject({
+      port: 8080,
+      storage: 'file',
+      fsync: 'always',
+      metricsEnabled: false,
+      metricsPublic: false,
+    });
   });
 
   it.each([

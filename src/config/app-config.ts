@@ -66,6 +66,7 @@ const environmentSchema = z.object({
   LOG_PRETTY: flag('LOG_PRETTY', false),
   AUTH_TOKEN: z.string().optional(),
   AUTH_TOKEN_FILE: z.string().optional(),
+  METRICS_ENABLED: flag('METRICS_ENABLED', true),
   METRICS_PUBLIC: flag('METRICS_PUBLIC', true),
   HEADERS_TIMEOUT_MS: integer('HEADERS_TIMEOUT_MS', 1000, 600_000, 10_000),
   REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 1000, 3_600_000, 30_000),
@@ -92,6 +93,8 @@ export interface AppConfig {
   readonly logPretty: boolean;
   /** Bearer token every data route requires, or null when auth is off. */
   readonly authToken: string | null;
+  /** Off: no /metrics route, and requests are not timed at all. */
+  readonly metricsEnabled: boolean;
   readonly metricsPublic: boolean;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -130,6 +133,7 @@ export function parseConfig(environment: Record<string, string | undefined>): Ap
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY,
     authToken: readAuthToken(env.AUTH_TOKEN, env.AUTH_TOKEN_FILE),
+    metricsEnabled: env.METRICS_ENABLED,
     metricsPublic: env.METRICS_PUBLIC,
     headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,

@@ -28,10 +28,10 @@ class TimedExpressAdapter extends ExpressAdapter {
 export function configureExpress(
   app: NestExpressApplication,
   config: AppConfig,
-  observeResponse: ResponseObserver,
+  observeResponse: ResponseObserver | undefined,
 ): void {
   // First, so that the time observed includes reading the body.
-  app.use(observeResponses(observeResponse));
+  if (observeResponse) app.use(observeResponses(observeResponse));
   const headers = Object.entries(securityHeaders());
   app.use((_request: Request, response: Response, next: NextFunction) => {
     for (const [name, value] of headers) response.setHeader(name, value);

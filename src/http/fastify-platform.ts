@@ -69,7 +69,7 @@ class WildcardFastifyAdapter extends FastifyAdapter {
 
 export function configureFastify(
   app: NestFastifyApplication,
-  observeResponse: ResponseObserver,
+  observeResponse: ResponseObserver | undefined,
 ): void {
   const adapter = app.getHttpAdapter() as unknown as WildcardFastifyAdapter;
   const fastify = adapter.getInstance();
@@ -82,14 +82,7 @@ export function configureFastify(
     delete request.headers['content-type'];
     done();
   });
-  fastify.addHook('onResponse', (request, reply, done) => {
-    // Requests that matched no route (404s) have no template and are not observed.
-    const route = adapter.routeTemplates.get(request.routeOptions.url ?? '');
-    if (route !== undefined) {
-      observeResponse(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    }
-    done();
-  });
+  if (observeResponse) observeResponses(adapter, observeResponse);
   fastify.removeAllContentTypeParsers();
   // Fastify's own parsers cost a per-request AsyncResource and would reject unknown types.
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
@@ -101,6 +94,17 @@ export function configureFastify(
     } else {
       done(null, body);
     }
+  });
+}
+
+function observeResponses(adapter: WildcardFastifyAdapter, observe: ResponseObserver): void {
+  adapter.getInstance().addHook('onResponse', (request, reply, done) => {
+    // Requests that matched no route (404s) have no template and are not observed.
+    const route = adapter.routeTemplates.get(request.routeOptions.url ?? '');
+    if (route !== undefined) {
+      observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    }
+    done();
   });
 }
 

@@ -24,7 +24,7 @@ export function createHttpAdapter(config: AppConfig): AbstractHttpAdapter {
 export function configureHttpPlatform(
   app: INestApplication,
   config: AppConfig,
-  observeResponse: ResponseObserver,
+  observeResponse: ResponseObserver | undefined,
 ): void {
   if (config.httpAdapter === 'fastify') {
     configureFastify(app as NestFastifyApplication, observeResponse);
