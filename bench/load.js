@@ -10,6 +10,7 @@
  */
 
 const autocannon = require('autocannon');
+const { VALUE_BYTES, keyName, valueFor } = require('./keys');
 
 /** A growable array of doubles; a plain array of a million numbers costs far more. */
 class Samples {
@@ -129,20 +130,6 @@ async function runLoad(o) {
       ? { times: times.toArray(), latencies: all, statuses: statuses.toArray() }
       : undefined,
   };
-}
-
-/** Keys and values shared by every scenario, so all servers hold the same data. */
-const VALUE_BYTES = 100;
-
-function keyName(i) {
-  return `key-${i}`;
-}
-
-/** A ~100-byte JSON object that differs per key, the shape of a small user record. */
-function valueFor(i) {
-  const base = `{"id":${i},"user":"user-${i}","email":"user-${i}@example.com","active":true,"pad":""}`;
-  const pad = Math.max(0, VALUE_BYTES - base.length);
-  return base.slice(0, -2) + 'x'.repeat(pad) + '"}';
 }
 
 /** GET cycling over keys [0, keyCount). */

@@ -36,7 +36,8 @@ function header(meta) {
     `server:  ${meta.target}; adapters: ${meta.adapters.join(', ')}; LOG_LEVEL=${meta.logLevel}`,
     `load:    autocannon ${meta.autocannon} in the harness process, 127.0.0.1 only, targets interleaved (A B A B), ` +
       `${meta.runs} runs × ${meta.durationSec} s each, req/s = median of runs, p50/p99 = median of runs' percentiles`,
-    `mode:    ${meta.mode}; large key count ${fmtInt(meta.keys)} (preload budget ${meta.preloadSec} s per server)`,
+    `mode:    ${meta.mode}; large key count ${fmtInt(meta.keys)}; startup key counts ` +
+      `${meta.startupKeys.map(fmtInt).join(', ')}; expiry preload budget ${meta.preloadSec} s per server`,
   ];
   for (const warning of meta.warnings) lines.push(`note:    ${warning}`);
   return lines.join('\n');

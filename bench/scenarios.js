@@ -9,6 +9,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { makeDataDir } = require('./make-data-dir');
 const { preload } = require('./preload');
 const {
   getWorkload,
@@ -23,11 +24,12 @@ const { fmtBytes, fmtInt, fmtMs } = require('./report');
 const {
   dirBytes,
   httpRequest,
-  removeTempDir,
+  makeTempDir,
   rssMb,
   sleep,
   startServer,
   stopServer,
+  trackChild,
 } = require('./servers');
 
 /** Keys preloaded for the GET/PUT scenarios. */
@@ -58,12 +60,20 @@ function startKv(ctx, adapter, env = {}, extra = {}) {
       ...env,
     },
     dataDir: extra.dataDir,
+    seedDir: extra.seedDir,
     readyTimeoutMs: extra.readyTimeoutMs,
   });
 }
 
-function startReference(ctx) {
-  return startServer({ label: 'reference', entry: ctx.referenceEntry, cwd: ctx.root, env: {} });
+/** The reference server, holding keys [0, prefillKeys) from the start when asked. */
+function startReference(ctx, prefillKeys = 0) {
+  return startServer({
+    label: 'reference',
+    entry: ctx.referenceEntry,
+    cwd: ctx.root,
+    env: prefillKeys > 0 ? { PREFILL_KEYS: String(prefillKeys) } : {},
+    readyTimeoutMs: 60000,
+  });
 }
 
 /** Starts several servers at once; if any fails, stops the others and rethrows. */
@@ -367,146 +377,288 @@ function firstLine(text) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// PUT with a thousand keys stored, then with the large key count, on the same servers.
+// Generated data directories: a million keys written over HTTP would take minutes at kvstore's
+// PUT rate, so put-keys and startup start kvstore on directories written by its own storage
+// engine (make-data-dir.js), and the reference server prefilled in-process (PREFILL_KEYS).
 
-async function putKeysScenario(ctx) {
-  const big = ctx.opts.keys;
-  const servers = await startAll([
-    () => startReference(ctx),
-    ...ctx.adapters.map((adapter) => () => startKv(ctx, adapter)),
-  ]);
-  const rows = [];
-  const notes = [];
-  try {
-    await Promise.all(servers.map((server) => fill(ctx, server, 0, SMALL_KEYS)));
-    const small = await interleave(ctx, 'put-keys', servers, {
-      connections: 50,
-      workloadFor: () => putWorkload(SMALL_KEYS),
-    });
+/** --target=reference puts the reference server in kvstore's slot: it has no DATA_DIR to load. */
+const isSelfTest = (ctx) => ctx.kvstoreEntry === ctx.referenceEntry;
 
-    // kvstore first, each within the time budget; then the reference (several times faster) to
-    // the largest count kvstore reached, so that both sides hold about as many keys.
-    const stored = new Map();
-    for (const server of servers.slice(1)) {
-      const result = await fill(ctx, server, SMALL_KEYS, big, {
-        budgetMs: ctx.opts.preloadSec * 1000,
-      });
-      stored.set(server, SMALL_KEYS + result.written);
-    }
-    const refTarget = Math.max(...stored.values());
-    const refFill = await fill(ctx, servers[0], SMALL_KEYS, refTarget, {
-      budgetMs: ctx.opts.preloadSec * 1000,
-    });
-    stored.set(servers[0], SMALL_KEYS + refFill.written);
-    // Each server cycles over all the keys it holds: every PUT updates a stored key.
-    const large = await interleave(ctx, 'put-keys', servers, {
-      connections: 50,
-      workloadFor: (server) => putWorkload(stored.get(server)),
-    });
+/**
+ * Data directories by key count, each generated once per harness run and copied into every
+ * server started on it (startServer's seedDir): put-keys and startup share one generation, and
+ * no server sees what another wrote. Temporary directories, removed on every way out.
+ */
+const generatedDirs = new Map();
 
-    rows.push(throughputRow(`put-keys@1k`, servers[0], small[0], { baseName: 'ceiling' }));
-    servers
-      .slice(1)
-      .forEach((server, i) =>
-        rows.push(
-          throughputRow(`put-keys@1k`, server, small[i + 1], { base: small[0], baseName: 'ref' }),
-        ),
-      );
-    servers.forEach((server, i) => {
-      const keys = stored.get(server);
-      let count = `${fmtInt(keys)} keys`;
-      if (i === 0 && refTarget < big && keys >= refTarget) count += ' (as many as kvstore reached)';
-      else if (keys < big)
-        count = `${fmtInt(keys)} of ${fmtInt(big)} keys (${ctx.opts.preloadSec} s preload budget)`;
-      const detail = [count];
-      detail.push(`${(large[i].rps / small[i].rps).toFixed(2)}× its 1k figure`);
-      if (large[i].rssMb !== null && small[i].rssMb !== null) {
-        const perKey = ((large[i].rssMb - small[i].rssMb) * 1024 * 1024) / (keys - SMALL_KEYS);
-        detail.push(`~${fmtInt(perKey)} B RSS per key`);
-      }
-      const options =
-        i === 0 ? { baseName: 'ceiling', detail } : { base: large[0], baseName: 'ref', detail };
-      rows.push(throughputRow(`put-keys@${shortCount(keys)}`, server, large[i], options));
+function generatedDataDir(ctx, keys) {
+  if (!generatedDirs.has(keys)) {
+    const dir = makeTempDir(`data-${shortCount(keys)}`);
+    ctx.log(`generating a DATA_DIR with ${fmtInt(keys)} keys (bench/make-data-dir.js)`);
+    const distDir = path.dirname(ctx.kvstoreEntry);
+    const made = makeDataDir({ distDir, dir, keys, track: trackChild }).then((result) => {
+      ctx.log(`generated: ${describeGenerated(result)}`);
+      return {
+        ...result,
+        dir,
+        engine: path.relative(ctx.root, path.join(distDir, 'storage', 'file')),
+      };
     });
-    if ([...stored.values()].some((keys) => keys < big)) {
-      notes.push(
-        `not every server reached ${fmtInt(big)} keys within the ${ctx.opts.preloadSec} s preload budget: see the detail column (--keys and --preload-seconds change this)`,
-      );
-    }
-  } finally {
-    await stopAll(servers);
+    generatedDirs.set(keys, made);
   }
-  return { rows, notes };
+  return generatedDirs.get(keys);
+}
+
+function describeGenerated(data) {
+  const content = data.compacted
+    ? 'snapshot + empty log'
+    : 'log only: the repository exposes no compact()';
+  return (
+    `${fmtInt(data.keys)} keys in ${(data.elapsedMs / 1000).toFixed(1)} s ` +
+    `(writes ${(data.writeMs / 1000).toFixed(1)} s, compaction ${(data.compactMs / 1000).toFixed(1)} s), ` +
+    `${fmtBytes(data.bytes)}, ${content}`
+  );
+}
+
+/** The note that says how the data directories of a scenario were made. */
+function generatedNote(generated) {
+  return (
+    'DATA_DIRs generated without HTTP by bench/make-data-dir.js, which drives the built FileStorageRepository ' +
+    `(${generated[0].engine}) with FSYNC=no, then compacts: ${generated.map(describeGenerated).join('; ')}`
+  );
+}
+
+/** Which of the first and last of `keys` keys the server cannot answer (empty if it holds both). */
+async function missingKeys(server, keys) {
+  const missing = [];
+  for (const i of [0, keys - 1]) {
+    const res = await httpRequest(server.port, { path: `/key/${keyName(i)}` }).catch(() => null);
+    if (!res || res.status !== 200) missing.push(keyName(i));
+  }
+  return missing;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Start-up time and RSS with the large key count on disk.
+// PUT with a thousand keys stored against the large key count: kvstore with STORAGE=file
+// (FSYNC=everysec) on generated data directories on both sides, the reference prefilled.
+
+const FILE_DEFAULT_ENV = { STORAGE: 'file', FSYNC: 'everysec' };
+
+async function putKeysScenario(ctx) {
+  const big = ctx.opts.keys;
+  const selfTest = isSelfTest(ctx);
+  const counts = [SMALL_KEYS, big];
+  const data = new Map();
+  if (!selfTest) {
+    // Generated before any server starts, so that generating competes with no measurement.
+    for (const keys of counts) data.set(keys, await generatedDataDir(ctx, keys));
+  }
+  // Both counts run side by side and are measured interleaved (1k and large alternate), so
+  // "× its 1k figure" does not take in the drift of a shared machine between two phases.
+  const [small, large] = await putWithKeys(ctx, counts, data);
+
+  // What each server holds, for the detail column: kvstore on its file store, the reference
+  // in its Map.
+  const holding = (i, keys) =>
+    `${fmtInt(keys)} keys${i === 0 || selfTest ? '' : ', FSYNC=everysec'}`;
+  const rows = [];
+  small.forEach((s, i) => {
+    const detail = [...s.problems, holding(i, SMALL_KEYS)];
+    const options =
+      i === 0 ? { baseName: 'ceiling', detail } : { base: small[0].stat, baseName: 'ref', detail };
+    rows.push(throughputRow('put-keys@1k', s, s.stat, options));
+  });
+  large.forEach((l, i) => {
+    const detail = [...l.problems, holding(i, big)];
+    if (small[i].stat.rps)
+      detail.push(`${(l.stat.rps / small[i].stat.rps).toFixed(2)}× its 1k figure`);
+    if (l.stat.rssMb !== null && small[i].stat.rssMb !== null) {
+      const perKey = ((l.stat.rssMb - small[i].stat.rssMb) * 1024 * 1024) / (big - SMALL_KEYS);
+      detail.push(`~${fmtInt(perKey)} B RSS per key`);
+    }
+    const options =
+      i === 0 ? { baseName: 'ceiling', detail } : { base: large[0].stat, baseName: 'ref', detail };
+    rows.push(throughputRow(`put-keys@${shortCount(big)}`, l, l.stat, options));
+  });
+
+  const notes = [
+    (selfTest
+      ? 'every server prefilled in-process (PREFILL_KEYS)'
+      : 'kvstore runs with STORAGE=file FSYNC=everysec (the default durable policy) at both counts, each server on ' +
+        'its own copy of a generated DATA_DIR; the reference server holds as many keys in its Map (PREFILL_KEYS)') +
+      `. The ${fmtInt(SMALL_KEYS)}-key and ${fmtInt(big)}-key servers run side by side, measured interleaved; every ` +
+      'PUT updates a stored key (c50 cycling over all of them); RSS per key = (RSS at the large count - at 1k) / extra keys',
+  ];
+  if (!selfTest) notes.push(generatedNote([...data.values()]));
+  return { rows, notes };
+}
+
+/**
+ * Starts, for each key count, the reference and kvstore per adapter holding that many keys, and
+ * measures PUT c50 cycling over each server's keys, all interleaved. Returns per count, per
+ * server (reference first) its label, stats and what is wrong.
+ */
+async function putWithKeys(ctx, counts, data) {
+  const specs = counts.flatMap((keys) => [
+    { keys, start: () => startReference(ctx, keys) },
+    ...ctx.adapters.map((adapter) => ({
+      keys,
+      start: data.has(keys)
+        ? () =>
+            startKv(ctx, adapter, FILE_DEFAULT_ENV, {
+              label: `${kvLabel(ctx, adapter)} file`,
+              seedDir: data.get(keys).dir,
+              readyTimeoutMs: 180000,
+            })
+        : () => startKv(ctx, adapter, { PREFILL_KEYS: String(keys) }, { readyTimeoutMs: 60000 }),
+    })),
+  ]);
+  const servers = await startAll(specs.map((spec) => spec.start));
+  try {
+    // The same labels at both counts: the count tells them apart in the progress lines.
+    const targets = servers.map((server, i) => ({
+      label: `${server.label} @${shortCount(specs[i].keys)}`,
+      url: server.url,
+      pid: server.pid,
+      workload: putWorkload(specs[i].keys),
+    }));
+    for (const [i, server] of servers.entries())
+      ctx.log(`${targets[i].label}: ready in ${fmtMs(server.startMs)} ms`);
+    const missing = [];
+    for (const [i, server] of servers.entries())
+      missing.push(await missingKeys(server, specs[i].keys));
+    const stats = await interleave(ctx, 'put-keys', targets, {
+      connections: 50,
+      workloadFor: (target) => target.workload,
+    });
+    const results = counts.map(() => []);
+    for (const [i, server] of servers.entries()) {
+      const problems = [];
+      if (missing[i].length > 0)
+        problems.push(`${missing[i].join(', ')} NOT FOUND before the runs!`);
+      // A server that died mid-run otherwise shows only as connection errors.
+      if (server.hasExited()) {
+        const exit = await server.exitPromise;
+        problems.push(`EXITED during the runs (code ${exit.code}, signal ${exit.signal})`);
+      }
+      results[counts.indexOf(specs[i].keys)].push({
+        label: server.label,
+        stat: stats[i],
+        problems,
+      });
+    }
+    return results;
+  } finally {
+    await stopAll(servers);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up time and RSS with 100 thousand and a million keys on disk.
 
 async function startupScenario(ctx) {
+  if (isSelfTest(ctx)) {
+    return {
+      rows: [],
+      notes: [],
+      status: 'n/a',
+      reason: 'the reference server has no DATA_DIR to load (--target=reference)',
+    };
+  }
+  // Generated before any server starts, so that generating competes with no start-up.
+  const generated = [];
+  for (const keys of ctx.opts.startupKeys) generated.push(await generatedDataDir(ctx, keys));
   const rows = [];
-  const notes = [
-    'STORAGE=file FSYNC=no while loading (fastest to fill); stopped with SIGTERM; start-up = spawn ' +
-      'to the first 200 from GET /health (GET /keys?limit=1 where /health is missing)',
-  ];
   for (const adapter of ctx.adapters) {
     const label = `${kvLabel(ctx, adapter)} file`;
-    const env = { STORAGE: 'file', FSYNC: 'no' };
-    let server = await startKv(ctx, adapter, env, { label });
-    const dataDir = server.dataDir;
-    try {
-      const emptyStartMs = server.startMs;
-      const filled = await fill(ctx, server, 0, ctx.opts.keys, {
-        budgetMs: ctx.opts.preloadSec * 1000,
-      });
-      const keys = filled.written;
-      const stopped = await stopServer(server, { timeoutMs: 60000, keepDataDir: true });
-      const onDisk = dirBytes(dataDir);
-
-      server = await startKv(ctx, adapter, env, { label, dataDir, readyTimeoutMs: 180000 });
-      const readyMs = server.startMs;
-      // Ready is not the same as loaded if the server loads lazily: also time the first read of
-      // the last key written, which only a fully recovered store can answer.
-      const readMs = await msUntil200(server, `/key/${keyName(Math.max(0, keys - 1))}`, 30000);
-      await sleep(200);
-      const rss = rssMb(server.pid);
-      const detail = [
-        `ready in ${fmtInt(readyMs)} ms with ${fmtInt(keys)} keys on disk (${fmtBytes(onDisk)})`,
-        `empty start ${fmtInt(emptyStartMs)} ms`,
-        Number.isFinite(readMs)
-          ? `last key readable at ${fmtInt(readMs)} ms`
-          : 'LAST KEY NOT FOUND after restart: data not recovered?',
-        `SIGTERM→exit ${fmtInt(stopped.stopMs)} ms${stopped.forced ? ' (killed after 60 s)' : ''}`,
-      ];
-      if (server.readyPath !== '/health') detail.push(`no /health: ready = ${server.readyPath}`);
-      if (keys < ctx.opts.keys)
-        detail.push(
-          `${fmtInt(keys)} of ${fmtInt(ctx.opts.keys)} keys (${ctx.opts.preloadSec} s preload budget)`,
-        );
-      rows.push({
-        scenario: `startup@${shortCount(keys)}`,
-        server: label,
-        rps: null,
-        p50: null,
-        p99: null,
-        rssMb: rss,
-        startMs: readyMs,
-        emptyStartMs,
-        firstReadMs: Number.isFinite(readMs) ? readMs : null,
-        stopMs: stopped.stopMs,
-        readyPath: server.readyPath,
-        keys,
-        diskBytes: onDisk,
-        ratio: readyMs / emptyStartMs,
-        ratioBase: 'empty start',
-        ratioText: `${(readyMs / emptyStartMs).toFixed(1)}× empty`,
-        detail: detail.join('; '),
-      });
-    } finally {
-      await stopServer(server);
-      removeTempDir(dataDir);
-    }
+    const empty = await emptyStart(ctx, adapter, label);
+    for (const data of generated) rows.push(await loadedStart(ctx, adapter, label, data, empty));
   }
+  const notes = [
+    'STORAGE=file FSYNC=everysec, each start on a fresh copy of the generated DATA_DIR (page cache warm: it was ' +
+      'just written); start-up = spawn to the first 200 from GET /health (GET /keys?limit=1 where /health is ' +
+      "missing); RSS 200 ms after the last key was read; RSS per key = (RSS - an empty start's RSS) / keys",
+    generatedNote(generated),
+  ];
   return { rows, notes };
+}
+
+/** An empty store's start: the baseline for start-up time and for RSS per key. */
+async function emptyStart(ctx, adapter, label) {
+  const server = await startKv(ctx, adapter, FILE_DEFAULT_ENV, { label });
+  try {
+    // The same as a loaded start goes through before its RSS is read: one GET, then 200 ms.
+    await httpRequest(server.port, { path: `/key/${keyName(0)}` }).catch(() => null);
+    await sleep(200);
+    const empty = { startMs: server.startMs, rssMb: rssMb(server.pid) };
+    ctx.log(
+      `${label}: empty start ready in ${fmtMs(empty.startMs)} ms, RSS ${fmtInt(empty.rssMb)} MB`,
+    );
+    return empty;
+  } finally {
+    await stopServer(server);
+  }
+}
+
+/** Starts on a copy of the generated directory; times ready and the last key, then SIGTERM. */
+async function loadedStart(ctx, adapter, label, data, empty) {
+  const { keys } = data;
+  const server = await startKv(ctx, adapter, FILE_DEFAULT_ENV, {
+    label,
+    seedDir: data.dir,
+    readyTimeoutMs: 180000,
+  });
+  let measured;
+  let stopped;
+  try {
+    // Ready is not the same as loaded if the server loads lazily: also time the first read of
+    // the last key, which only a fully recovered store can answer.
+    const readMs = await msUntil200(server, `/key/${keyName(keys - 1)}`, 30000);
+    await sleep(200);
+    measured = { readyMs: server.startMs, readMs, rss: rssMb(server.pid) };
+  } finally {
+    stopped = await stopServer(server, { timeoutMs: 60000 });
+  }
+  const { readyMs, readMs, rss } = measured;
+  ctx.log(
+    `${label}: ready in ${fmtMs(readyMs)} ms with ${fmtInt(keys)} keys, RSS ${fmtInt(rss)} MB`,
+  );
+  const rssPerKey =
+    rss !== null && empty.rssMb !== null ? ((rss - empty.rssMb) * 1024 * 1024) / keys : null;
+  const detail = [
+    `ready in ${fmtInt(readyMs)} ms with ${fmtInt(keys)} keys on disk (${fmtBytes(data.bytes)}${data.compacted ? ' snapshot' : ' log'})`,
+    `empty start ${fmtInt(empty.startMs)} ms`,
+    Number.isFinite(readMs)
+      ? `last key readable at ${fmtInt(readMs)} ms`
+      : 'LAST KEY NOT FOUND after start: data not recovered?',
+    rssPerKey === null
+      ? 'RSS per key unknown'
+      : `RSS +${fmtInt(rss - empty.rssMb)} MB over an empty start (~${fmtInt(rssPerKey)} B per key)`,
+    `SIGTERM→exit ${fmtInt(stopped.stopMs)} ms${stopped.forced ? ' (killed after 60 s)' : ''}`,
+  ];
+  if (server.readyPath !== '/health') detail.push(`no /health: ready = ${server.readyPath}`);
+  return {
+    scenario: `startup@${shortCount(keys)}`,
+    server: label,
+    rps: null,
+    p50: null,
+    p99: null,
+    rssMb: rss,
+    startMs: readyMs,
+    emptyStartMs: empty.startMs,
+    emptyRssMb: empty.rssMb,
+    rssPerKeyBytes: rssPerKey,
+    firstReadMs: Number.isFinite(readMs) ? readMs : null,
+    stopMs: stopped.stopMs,
+    readyPath: server.readyPath,
+    keys,
+    diskBytes: data.bytes,
+    generatedMs: data.elapsedMs,
+    ratio: readyMs / empty.startMs,
+    ratioBase: 'empty start',
+    ratioText: `${(readyMs / empty.startMs).toFixed(1)}× empty`,
+    detail: detail.join('; '),
+  };
 }
 
 /** Milliseconds from the server's spawn until GET urlPath answers 200, or Infinity. */
@@ -1038,7 +1190,7 @@ const SCENARIOS = [
     name: 'startup',
     quick: false,
     pool: false,
-    about: 'start-up time and RSS with --keys keys on disk',
+    about: 'start-up time and RSS with --startup-keys keys on disk (100k and --keys)',
     run: startupScenario,
   },
   {

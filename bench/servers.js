@@ -20,7 +20,8 @@ const HOST = '127.0.0.1';
 /**
  * Variables the harness sets itself; inherited values would silently change what is measured.
  * AUTH_TOKEN(_FILE) too: the harness sends no bearer token, so a token exported in the shell
- * would turn every request into a 401. Any other variable passes through to kvstore.
+ * would turn every request into a 401. PREFILL_KEYS is the reference server's: exported in the
+ * shell it would fill the ceiling with keys. Any other variable passes through to kvstore.
  */
 const OWNED_ENV = [
   'PORT',
@@ -33,6 +34,7 @@ const OWNED_ENV = [
   'COMPACT_MIN_BYTES',
   'AUTH_TOKEN',
   'AUTH_TOKEN_FILE',
+  'PREFILL_KEYS',
 ];
 const OUTPUT_TAIL_BYTES = 16 * 1024;
 // eslint-disable-next-line no-control-regex
@@ -135,11 +137,14 @@ function dirBytes(dir) {
  * @param {string} spec.entry     the script to run (dist/main.js or bench/reference-server.js)
  * @param {object} [spec.env]     settings for this server (STORAGE, FSYNC, ...)
  * @param {string} [spec.dataDir] DATA_DIR to use; a fresh temporary one when omitted
+ * @param {string} [spec.seedDir] copied into the fresh DATA_DIR before the spawn (not timed), so
+ *   that a generated data directory can serve several servers and stay as generated
  * @param {number} [spec.readyTimeoutMs]
  */
 async function startServer(spec) {
   const port = await freePort();
   const dataDir = spec.dataDir || makeTempDir(spec.label);
+  if (spec.seedDir) fs.cpSync(spec.seedDir, dataDir, { recursive: true });
   const env = { ...process.env };
   for (const name of OWNED_ENV) delete env[name];
   Object.assign(
@@ -237,9 +242,9 @@ async function startServer(spec) {
 
 /**
  * SIGTERM, then SIGKILL if it has not exited within timeoutMs. Resolves with how long the
- * graceful shutdown took. Removes the DATA_DIR if the harness created it, unless keepDataDir.
+ * graceful shutdown took. Removes the DATA_DIR if the harness created it.
  */
-async function stopServer(server, { timeoutMs = 10000, keepDataDir = false } = {}) {
+async function stopServer(server, { timeoutMs = 10000 } = {}) {
   const started = performance.now();
   let forced = false;
   if (!server.hasExited()) {
@@ -255,7 +260,7 @@ async function stopServer(server, { timeoutMs = 10000, keepDataDir = false } = {
     }
   }
   const result = { stopMs: performance.now() - started, forced, exit: await server.exitPromise };
-  if (server.ownsDataDir && !keepDataDir) removeTempDir(server.dataDir);
+  if (server.ownsDataDir) removeTempDir(server.dataDir);
   return result;
 }
 
@@ -299,6 +304,13 @@ function installExitHandlers(onInterrupt = () => undefined) {
   }
 }
 
+/** Registers a helper process (not a server) so that it is killed on every way out too. */
+function trackChild(child) {
+  liveChildren.add(child);
+  child.on('exit', () => liveChildren.delete(child));
+  child.on('error', () => liveChildren.delete(child));
+}
+
 function liveChildCount() {
   return liveChildren.size;
 }
@@ -337,4 +349,5 @@ module.exports = {
   sleep,
   startServer,
   stopServer,
+  trackChild,
 };
