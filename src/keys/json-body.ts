@@ -12,6 +12,8 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const LOWER_E = 0x65;
 const UPPER_E = 0x45;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
 
 /**
  * Parses a request body as JSON whatever its Content-Type (the classic clients send none, or
@@ -39,24 +41,31 @@ function scanShape(bytes: Buffer): { depth: number; mayOverflow: boolean } {
   let maxDepth = 0;
   let inString = false;
   let mayOverflow = false;
+  let digitRun = 0;
   for (let i = 0; i < bytes.length; i++) {
     const byte = bytes[i];
     if (inString) {
       if (byte === BACKSLASH) i++;
       else if (byte === QUOTE) inString = false;
-    } else if (byte === QUOTE) {
+      continue;
+    }
+    if (byte >= DIGIT_0 && byte <= DIGIT_9) {
+      // A literal of more than 300 digits can overflow without any exponent.
+      if (++digitRun > 300) mayOverflow = true;
+      continue;
+    }
+    // An exponent follows a digit; the e of true and false does not.
+    if ((byte === LOWER_E || byte === UPPER_E) && digitRun > 0) mayOverflow = true;
+    digitRun = 0;
+    if (byte === QUOTE) {
       inString = true;
     } else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) {
       if (++depth > maxDepth) maxDepth = depth;
     } else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
       depth--;
-    } else if (byte === LOWER_E || byte === UPPER_E) {
-      // Outside strings an e is an exponent (or part of true/false, a harmless false alarm).
-      mayOverflow = true;
     }
   }
-  // A literal with more than 300 digits overflows without any exponent.
-  return { depth: maxDepth, mayOverflow: mayOverflow || bytes.length > 300 };
+  return { depth: maxDepth, mayOverflow };
 }
 
 function allNumbersFinite(value: unknown): boolean {
