@@ -9,6 +9,7 @@
  * at most) and take exact percentiles.
  */
 
+const http = require('node:http');
 const autocannon = require('autocannon');
 const { VALUE_BYTES, keyName, valueFor } = require('./keys');
 
@@ -132,6 +133,98 @@ async function runLoad(o) {
   };
 }
 
+/**
+ * Sends the workload's requests at a steady rate over a few keep-alive connections, until
+ * durationSec or stopWhen(). For background load whose volume must be known in advance (the
+ * compaction scenario grows the log by a planned number of bytes per second). autocannon's own
+ * rate limit sends each second's quota in a burst at the top of the second, which would show
+ * in the latency of the load measured next to it; this spreads the requests over 10 ms ticks.
+ * Requests the server has not answered yet are never more than `rate` (one second's worth):
+ * past that, ticks send nothing and the shortfall is reported as `behind`.
+ *
+ * @param {object} o
+ * @param {string} o.url
+ * @param {number} o.rate                requests per second
+ * @param {number} [o.connections]       default 4
+ * @param {number} o.durationSec
+ * @param {object} o.workload            { method, keyCount, path(i), body?(i) }
+ * @param {() => boolean} [o.stopWhen]
+ * @returns {Promise<{rps:number, total:number, non2xx:number, errors:number, behind:number,
+ *   durationSec:number}>}
+ */
+function pacedLoad(o) {
+  const { workload } = o;
+  const target = new URL(o.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: o.connections || 4 });
+  const headers = workload.body ? { 'content-type': 'application/json' } : {};
+  const started = performance.now();
+  let sent = 0;
+  let answered = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let behind = 0;
+  let counter = 0;
+  let stopping = false;
+  return new Promise((resolve) => {
+    const finish = () => {
+      const durationSec = (performance.now() - started) / 1000;
+      agent.destroy();
+      resolve({
+        rps: answered / durationSec,
+        total: answered,
+        non2xx,
+        errors,
+        behind,
+        durationSec,
+      });
+    };
+    const send = () => {
+      const i = counter % workload.keyCount;
+      counter += 1;
+      sent += 1;
+      const body = workload.body ? workload.body(i) : undefined;
+      const req = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: workload.method,
+          path: workload.path(i),
+          headers: body ? { ...headers, 'content-length': Buffer.byteLength(body) } : headers,
+          agent,
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            answered += 1;
+            if (res.statusCode < 200 || res.statusCode >= 300) non2xx += 1;
+            if (stopping && answered + errors === sent) finish();
+          });
+        },
+      );
+      req.setTimeout(10000, () => req.destroy(new Error('timeout')));
+      req.on('error', () => {
+        errors += 1;
+        if (stopping && answered + errors === sent) finish();
+      });
+      req.end(body);
+    };
+    const timer = setInterval(() => {
+      const elapsedMs = performance.now() - started;
+      if (elapsedMs >= o.durationSec * 1000 || (o.stopWhen && o.stopWhen())) {
+        clearInterval(timer);
+        stopping = true;
+        if (answered + errors === sent) finish();
+        return;
+      }
+      const due = Math.floor((elapsedMs / 1000) * o.rate) - sent - behind;
+      for (let k = 0; k < due; k += 1) {
+        if (sent - answered - errors >= o.rate) behind += 1;
+        else send();
+      }
+    }, 10);
+  });
+}
+
 /** GET cycling over keys [0, keyCount). */
 function getWorkload(keyCount) {
   return { method: 'GET', keyCount, path: (i) => `/key/${keyName(i)}` };
@@ -150,6 +243,7 @@ module.exports = {
   getWorkload,
   keyName,
   median,
+  pacedLoad,
   percentile,
   putWorkload,
   runLoad,

@@ -11,7 +11,11 @@
  * close syncs the log once), then compacts, so the directory is a snapshot plus an empty log:
  * what a long-running store mostly looks like, and what it loads at start-up.
  *
- *   node bench/make-data-dir.js <dist dir> <new or empty data dir> <keys>
+ *   node bench/make-data-dir.js <dist dir> <new or empty data dir> <keys> [options]
+ *     --expires-at=<epoch ms>  every key expires at this absolute time (default: never)
+ *     --no-compact             leave the log as written: no snapshot, so the server's first
+ *                              compaction copies every key (its threshold is then
+ *                              COMPACT_MIN_BYTES alone: COMPACT_RATIO × no snapshot is 0)
  *
  * prints one JSON line of figures on stdout. The harness runs it as a child process
  * (makeDataDir): the million-key table it builds is freed when it exits, and its CPU time does
@@ -35,7 +39,7 @@ const WRITES_PER_TURN = 10000;
 // ---------------------------------------------------------------------------------------------
 // The generator (child process)
 
-async function generate(distDir, dataDir, keys) {
+async function generate(distDir, dataDir, keys, { expiresAt = null, compact = true } = {}) {
   const started = performance.now();
   const { FileStorageRepository } = require(
     path.join(distDir, 'storage', 'file', 'file-storage.repository.js'),
@@ -46,6 +50,9 @@ async function generate(distDir, dataDir, keys) {
   // Into an existing store the keys would be updates on top of whatever it holds.
   if (fs.existsSync(dataDir) && fs.readdirSync(dataDir).length > 0)
     throw new Error(`${dataDir} is not empty`);
+  // A key written already expired would be a put the table then hides: not what was asked for.
+  if (expiresAt !== null && !(Number.isSafeInteger(expiresAt) && expiresAt > Date.now()))
+    throw new Error(`expiresAt must be a future epoch time in ms (got ${expiresAt})`);
 
   const messages = [];
   const logger = {
@@ -71,14 +78,14 @@ async function generate(distDir, dataDir, keys) {
   for (let i = 0; i < keys; i += 1) {
     // The canonical JSON text, as the server stores a PUT body (parse, then stringify).
     const value = JSON.stringify(JSON.parse(valueFor(i)));
-    const outcome = await repository.write({ op: 'put', key: keyName(i), value, expiresAt: null });
+    const outcome = await repository.write({ op: 'put', key: keyName(i), value, expiresAt });
     if (!outcome.ok) throw new Error(`the store refused the write of ${keyName(i)}`);
     if ((i + 1) % WRITES_PER_TURN === 0) await yieldToEventLoop();
   }
   const written = performance.now();
 
   // compact() is not part of the StorageRepository port: without it, the log is left as is.
-  const compacted = typeof repository.compact === 'function';
+  const compacted = compact && typeof repository.compact === 'function';
   if (compacted) await repository.compact();
   const compactedAt = performance.now();
   await repository.close();
@@ -89,6 +96,8 @@ async function generate(distDir, dataDir, keys) {
     .map((name) => ({ name, bytes: fs.statSync(path.join(dataDir, name)).size }));
   return {
     keys,
+    expiresAt,
+    compactRequested: compact,
     compacted,
     files,
     bytes: files.reduce((sum, f) => sum + f.bytes, 0),
@@ -112,6 +121,8 @@ async function generate(distDir, dataDir, keys) {
  * @param {string} o.distDir  the built server (the directory of dist/main.js)
  * @param {string} o.dir      new or empty directory to fill
  * @param {number} o.keys
+ * @param {number|null} [o.expiresAt]  absolute expiry of every key, epoch ms (default: none)
+ * @param {boolean} [o.compact]  compact at the end (default true); false leaves the log only
  * @param {(child: import('node:child_process').ChildProcess) => void} [o.track]
  *   registers the child so that the harness kills it on every way out
  */
@@ -121,9 +132,13 @@ function makeDataDir(o) {
   if (!fs.existsSync(repositoryFile))
     return Promise.reject(new Error(`${repositoryFile} not found: run "npm run build" first`));
   return new Promise((resolve, reject) => {
+    const flags = [];
+    if (o.expiresAt !== undefined && o.expiresAt !== null)
+      flags.push(`--expires-at=${o.expiresAt}`);
+    if (o.compact === false) flags.push('--no-compact');
     const child = spawn(
       process.execPath,
-      ['-r', PARENT_GUARD, __filename, o.distDir, o.dir, String(o.keys)],
+      ['-r', PARENT_GUARD, __filename, o.distDir, o.dir, String(o.keys), ...flags],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     if (o.track) o.track(child);
@@ -150,13 +165,31 @@ function makeDataDir(o) {
   });
 }
 
+/** The command line: three positional arguments, then --expires-at=<ms> and --no-compact. */
+function parseCommandLine(argv) {
+  const positional = argv.filter((arg) => !arg.startsWith('--'));
+  const options = { expiresAt: null, compact: true };
+  for (const arg of argv.filter((a) => a.startsWith('--'))) {
+    const expires = /^--expires-at=(\d+)$/.exec(arg);
+    if (expires) options.expiresAt = Number(expires[1]);
+    else if (arg === '--no-compact') options.compact = false;
+    else return null;
+  }
+  const [distDir, dataDir, keys] = positional;
+  if (positional.length !== 3 || !/^\d+$/.test(keys)) return null;
+  return { distDir, dataDir, keys: Number(keys), options };
+}
+
 if (require.main === module) {
-  const [distDir, dataDir, keys] = process.argv.slice(2);
-  if (!distDir || !dataDir || !/^\d+$/.test(keys || '')) {
-    process.stderr.write('usage: node bench/make-data-dir.js <dist dir> <data dir> <keys>\n');
+  const command = parseCommandLine(process.argv.slice(2));
+  if (!command) {
+    process.stderr.write(
+      'usage: node bench/make-data-dir.js <dist dir> <data dir> <keys> [--expires-at=<epoch ms>] [--no-compact]\n',
+    );
     process.exit(2);
   }
-  generate(path.resolve(distDir), path.resolve(dataDir), Number(keys)).then(
+  const { distDir, dataDir, keys, options } = command;
+  generate(path.resolve(distDir), path.resolve(dataDir), keys, options).then(
     (result) => {
       process.stdout.write(`${JSON.stringify(result)}\n`);
       // Nest's Logger and the lock library may leave timers behind; the work is done.

@@ -11,7 +11,8 @@
  *   PORT=4000 HOST=127.0.0.1 node bench/reference-server.js
  *
  * PREFILL_KEYS=N stores the benchmark's keys [0, N) with their standard values before it listens
- * (bench/keys.js), so the ceiling can hold a million keys without a million PUTs.
+ * (bench/keys.js), so the ceiling can hold a million keys without a million PUTs;
+ * PREFILL_EXPIRES_AT=<epoch ms> gives them all that absolute expiry time.
  *
  * Routes: GET/PUT/DELETE /key/{key} (PUT takes any JSON text and an optional ?ttl=<seconds>),
  * GET /keys, GET /health. Expiry is lazy (checked on read), which is the cheapest correct form.
@@ -133,12 +134,12 @@ const server = http.createServer((req, res) => {
 });
 
 /** Keys [0, n) with their standard values, stored as a PUT would store them. */
-function prefill(n) {
+function prefill(n, expiresAt) {
   for (let i = 0; i < n; i += 1)
-    store.set(keyName(i), { text: JSON.stringify(JSON.parse(valueFor(i))), expiresAt: 0 });
+    store.set(keyName(i), { text: JSON.stringify(JSON.parse(valueFor(i))), expiresAt });
 }
 
-prefill(Number(process.env.PREFILL_KEYS) || 0);
+prefill(Number(process.env.PREFILL_KEYS) || 0, Number(process.env.PREFILL_EXPIRES_AT) || 0);
 server.listen(port, host);
 
 // Exit promptly on SIGTERM like a well-behaved server, so the harness never waits on us.

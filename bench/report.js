@@ -37,7 +37,7 @@ function header(meta) {
     `load:    autocannon ${meta.autocannon} in the harness process, 127.0.0.1 only, targets interleaved (A B A B), ` +
       `${meta.runs} runs × ${meta.durationSec} s each, req/s = median of runs, p50/p99 = median of runs' percentiles`,
     `mode:    ${meta.mode}; large key count ${fmtInt(meta.keys)}; startup key counts ` +
-      `${meta.startupKeys.map(fmtInt).join(', ')}; expiry preload budget ${meta.preloadSec} s per server`,
+      `${meta.startupKeys.map(fmtInt).join(', ')}; framework floor: ${meta.floor.length > 0 ? meta.floor.join(', ') : 'off'}`,
   ];
   for (const warning of meta.warnings) lines.push(`note:    ${warning}`);
   return lines.join('\n');

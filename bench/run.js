@@ -17,6 +17,7 @@ const { installExitHandlers, liveChildCount, stopServer } = require('./servers')
 
 const ROOT = path.resolve(__dirname, '..');
 const REFERENCE_ENTRY = path.join(__dirname, 'reference-server.js');
+const FLOOR_ENTRY = path.join(__dirname, 'nest-floor-server.js');
 const DEFAULT_ENTRY = path.join(ROOT, 'dist', 'main.js');
 const ADAPTERS = ['express', 'fastify'];
 
@@ -27,8 +28,10 @@ const HELP = `Usage: npm run bench [-- options]      (or: node bench/run.js [opt
   --adapter=A             express | fastify | both (default: both if the server reads HTTP_ADAPTER)
   --keys=N                the "1 million" key count (default 1000000; 250k, 1M and 1e6 work)
   --startup-keys=A,B      key counts the startup scenario loads (default 100k and --keys)
-  --preload-seconds=S     time budget for filling a server with --keys keys over HTTP, which
-                          only the expiry scenario does (default 15, quick 8)
+  --floor=on|off          GET/PUT c1/c50 also measure the framework floor, a minimal NestJS app
+                          over a Map (bench/nest-floor-server.js), per adapter (default on, but
+                          off with --quick, which it would take past a minute; --floor turns it
+                          on there; --no-floor = --floor=off)
   --runs=N --duration=S   runs per target and seconds per run (default 3 × 3; quick 2 × 1.5,
                           or 2 × 1 when two adapters are measured)
   --warmup=S              unmeasured load per target before a scenario (default 0.5, quick 0.2)
@@ -38,7 +41,7 @@ const HELP = `Usage: npm run bench [-- options]      (or: node bench/run.js [opt
   --list                  list the scenarios and exit
 
 Scenarios:
-${SCENARIOS.map((s) => `  ${s.name.padEnd(12)}${s.quick ? '[quick] ' : '        '}${s.about}`).join('\n')}
+${SCENARIOS.map((s) => `  ${s.name.padEnd(14)}${s.quick ? '[quick] ' : '        '}${s.about}`).join('\n')}
 `;
 
 function parseArgs(argv) {
@@ -54,7 +57,8 @@ function parseArgs(argv) {
     'adapter',
     'keys',
     'startup-keys',
-    'preload-seconds',
+    'floor',
+    'no-floor',
     'runs',
     'duration',
     'warmup',
@@ -101,6 +105,24 @@ function startupCounts(text, keys) {
     : [100000, keys].filter((n) => n <= keys);
   if (counts.length === 0) throw new Error('--startup-keys: no count given');
   return [...new Set(counts)].sort((a, b) => a - b);
+}
+
+/**
+ * --floor, --floor=on|off|true|false|yes|no|1|0, or --no-floor; by default on, except with
+ * --quick: two more targets in four scenarios take quick mode from ~50 s to ~70 s.
+ */
+function floorOption(args, quick) {
+  if (args['no-floor'] !== undefined) {
+    if (args['no-floor'] !== true) throw new Error('--no-floor takes no value');
+    if (args.floor !== undefined) throw new Error('--floor and --no-floor: give one of them');
+    return false;
+  }
+  if (args.floor === undefined) return !quick;
+  if (args.floor === true) return true;
+  const value = String(args.floor).trim().toLowerCase();
+  if (['on', 'true', 'yes', '1'].includes(value)) return true;
+  if (['off', 'false', 'no', '0'].includes(value)) return false;
+  throw new Error(`--floor must be on or off (got ${args.floor})`);
 }
 
 function positive(name, text) {
@@ -165,7 +187,7 @@ async function main() {
   }
   if (args.list) {
     for (const s of SCENARIOS)
-      process.stdout.write(`${s.name.padEnd(12)}${s.quick ? '[quick] ' : '        '}${s.about}\n`);
+      process.stdout.write(`${s.name.padEnd(14)}${s.quick ? '[quick] ' : '        '}${s.about}\n`);
     return 0;
   }
 
@@ -223,13 +245,15 @@ async function main() {
     warmupSec: args.warmup !== undefined ? Number(args.warmup) : quick ? 0.2 : 0.5,
     keys,
     startupKeys: startupCounts(args['startup-keys'], keys),
-    preloadSec: args['preload-seconds']
-      ? positive('preload-seconds', args['preload-seconds'])
-      : quick
-        ? 8
-        : 15,
+    floor: floorOption(args, quick),
     logLevel: args['log-level'] || 'warn',
   };
+  // The floor per measured adapter; a server that does not read HTTP_ADAPTER runs kvstore's
+  // default, express.
+  const floorAdapters =
+    opts.floor && scenarios.some((s) => s.floor)
+      ? [...new Set(adapters.map((adapter) => adapter || 'express'))]
+      : [];
   const outFile = path.resolve(
     args.out ? String(args.out) : path.join(__dirname, 'results', 'latest.json'),
   );
@@ -262,7 +286,7 @@ async function main() {
     durationSec: opts.durationSec,
     keys: opts.keys,
     startupKeys: opts.startupKeys,
-    preloadSec: opts.preloadSec,
+    floor: floorAdapters.map((adapter) => `nest-floor/${adapter}`),
     scenarios: scenarios.map((s) => s.name),
     warnings,
   };
@@ -280,6 +304,7 @@ async function main() {
     root: ROOT,
     kvstoreEntry,
     referenceEntry: REFERENCE_ENTRY,
+    floorEntry: FLOOR_ENTRY,
     kvName: args.target === 'reference' ? 'ref-as-kvstore' : 'kvstore',
     adapters,
     filePolicies: quick ? ['everysec'] : FSYNC_POLICIES,
@@ -288,7 +313,11 @@ async function main() {
       // put-file's servers join the pool only if put-file is going to run.
       poolPromise =
         poolPromise ||
-        startPool(ctx, scenarios.some((s) => s.name === 'put-file') ? ctx.filePolicies : []);
+        startPool(
+          ctx,
+          scenarios.some((s) => s.name === 'put-file') ? ctx.filePolicies : [],
+          floorAdapters,
+        );
       return poolPromise;
     },
   };

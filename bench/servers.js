@@ -20,8 +20,10 @@ const HOST = '127.0.0.1';
 /**
  * Variables the harness sets itself; inherited values would silently change what is measured.
  * AUTH_TOKEN(_FILE) too: the harness sends no bearer token, so a token exported in the shell
- * would turn every request into a 401. PREFILL_KEYS is the reference server's: exported in the
- * shell it would fill the ceiling with keys. Any other variable passes through to kvstore.
+ * would turn every request into a 401. PREFILL_KEYS and PREFILL_EXPIRES_AT are the reference
+ * server's: exported in the shell they would fill the ceiling with keys. METRICS_ENABLED: every
+ * kvstore runs with its default (metrics on) unless a scenario (metrics-cost) sets it. Any other
+ * variable passes through to kvstore.
  */
 const OWNED_ENV = [
   'PORT',
@@ -35,6 +37,8 @@ const OWNED_ENV = [
   'AUTH_TOKEN',
   'AUTH_TOKEN_FILE',
   'PREFILL_KEYS',
+  'PREFILL_EXPIRES_AT',
+  'METRICS_ENABLED',
 ];
 const OUTPUT_TAIL_BYTES = 16 * 1024;
 // eslint-disable-next-line no-control-regex
