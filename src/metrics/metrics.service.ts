@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { KvService } from '../kv/kv.service';
+import { KvService, KvStats } from '../kv/kv.service';
 import { StorageTelemetry } from '../storage/storage-telemetry';
 
 /** HTTP latency buckets in seconds: a key-value request is expected in well under 10 ms. */
@@ -22,9 +22,14 @@ export class MetricsService {
   private readonly requests: Counter<string>;
   private readonly latency: Histogram<string>;
   private readonly series = new Map<string, RequestSeries>();
+  private scrapeStats: Promise<KvStats> | undefined;
 
-  constructor(kv: KvService, storage: StorageTelemetry) {
+  constructor(
+    private readonly kv: KvService,
+    storage: StorageTelemetry,
+  ) {
     collectDefaultMetrics({ register: this.registry });
+    const stats = () => this.statsForScrape();
     const labelNames = ['method', 'route', 'status'];
     this.requests = new Counter({
       name: 'http_requests_total',
@@ -44,7 +49,7 @@ export class MetricsService {
       help: 'Keys physically stored, including expired ones not swept yet',
       registers: [this.registry],
       async collect() {
-        this.set((await kv.stats()).storedKeys);
+        this.set((await stats()).storedKeys);
       },
     });
     new Gauge({
@@ -52,7 +57,7 @@ export class MetricsService {
       help: 'Keys that are live now',
       registers: [this.registry],
       async collect() {
-        this.set((await kv.stats()).totalKeys);
+        this.set((await stats()).totalKeys);
       },
     });
     new Counter({
@@ -62,10 +67,23 @@ export class MetricsService {
       async collect() {
         // The store keeps the running total; the counter mirrors it at scrape time.
         this.reset();
-        this.inc((await kv.stats()).expiredTotal);
+        this.inc((await stats()).expiredTotal);
       },
     });
     this.registerStorageMetrics(storage);
+  }
+
+  /**
+   * The store's figures, computed once per scrape rather than once per gauge: counting live keys
+   * visits every key that expired and is not swept yet, a million just after a mass expiry.
+   * Every gauge of one scrape asks in the same turn of the event loop.
+   */
+  private statsForScrape(): Promise<KvStats> {
+    if (this.scrapeStats === undefined) {
+      this.scrapeStats = this.kv.stats();
+      setImmediate(() => (this.scrapeStats = undefined));
+    }
+    return this.scrapeStats;
   }
 
   /** Durable-storage figures; a volatile store reports no log and no fsyncs. */

@@ -1,0 +1,51 @@
+import { KvService, KvStats } from '../kv/kv.service';
+import { StorageTelemetry } from '../storage/storage-telemetry';
+import { MetricsService } from './metrics.service';
+
+describe('MetricsService', () => {
+  const figures: KvStats = { totalKeys: 3, storedKeys: 5, keysWithExpiry: 2, expiredTotal: 7 };
+  let stats: jest.Mock<Promise<KvStats>, []>;
+  let metrics: MetricsService;
+
+  beforeEach(() => {
+    stats = jest.fn(() => Promise.resolve(figures));
+    metrics = new MetricsService({ stats } as unknown as KvService, new StorageTelemetry());
+  });
+
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('asks the store for its figures once per scrape, whatever the number of gauges', async () => {
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^kv_keys 5$/m);
+    expect(text).toMatch(/^kv_live_keys 3$/m);
+    expect(text).toMatch(/^kv_expired_keys_total 7$/m);
+    expect(stats).toHaveBeenCalledTimes(1);
+  });
+
+  it('asks again on the next scrape: figures are never stale', async () => {
+    await metrics.registry.metrics();
+    await nextTurn();
+    stats.mockResolvedValue({ ...figures, storedKeys: 9 });
+    expect(await metrics.registry.metrics()).toMatch(/^kv_keys 9$/m);
+    expect(stats).toHaveBeenCalledTimes(2);
+  });
+
+  it('counts requests and their latency under one series per method, route and status', async () => {
+    metrics.observeRequest('GET', '/key/{key}', 200, 0.0004);
+    metrics.observeRequest('GET', '/key/{key}', 200, 0.002);
+    metrics.observeRequest('GET', '/key/{key}', 404, 0.0001);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(
+      /^http_requests_total\{method="GET",route="\/key\/\{key\}",status="200"\} 2$/m,
+    );
+    expect(text).toMatch(
+      /^http_requests_total\{method="GET",route="\/key\/\{key\}",status="404"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^http_request_duration_seconds_bucket\{le="0\.0005",method="GET",route="\/key\/\{key\}",status="200"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^http_request_duration_seconds_bucket\{le="0\.0025",method="GET",route="\/key\/\{key\}",status="200"\} 2$/m,
+    );
+  });
+});
