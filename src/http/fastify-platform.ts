@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { createServer, RequestListener } from 'node:http';
 import type { Socket } from 'node:net';
@@ -97,14 +97,20 @@ export function configureFastify(
   });
 }
 
+/**
+ * Each of the application's routes gets its own onResponse hook, which knows its template: no
+ * lookup per request. Requests that matched no route (404s) run no route hook, and are not
+ * observed. Must be installed before the routes are registered (at init).
+ */
 function observeResponses(adapter: WildcardFastifyAdapter, observe: ResponseObserver): void {
-  adapter.getInstance().addHook('onResponse', (request, reply, done) => {
-    // Requests that matched no route (404s) have no template and are not observed.
-    const route = adapter.routeTemplates.get(request.routeOptions.url ?? '');
-    if (route !== undefined) {
-      observe(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    }
-    done();
+  adapter.getInstance().addHook('onRoute', (route) => {
+    const template = adapter.routeTemplates.get(route.url);
+    if (template === undefined) return;
+    const observeAnswer: onResponseHookHandler = (request, reply, done) => {
+      observe(request.method, template, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    route.onResponse = [route.onResponse ?? [], observeAnswer].flat();
   });
 }
 

@@ -7,8 +7,9 @@ import { StorageTelemetry } from '../storage/storage-telemetry';
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 interface RequestSeries {
-  count: Counter.Internal;
-  latency: Histogram.Internal<string>;
+  readonly labels: Record<'method' | 'route' | 'status', string>;
+  count: number;
+  readonly latency: Histogram.Internal<string>;
 }
 
 /**
@@ -19,7 +20,6 @@ interface RequestSeries {
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
-  private readonly requests: Counter<string>;
   private readonly latency: Histogram<string>;
   private readonly series = new Map<string, RequestSeries>();
   private scrapeStats: Promise<KvStats> | undefined;
@@ -31,11 +31,18 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry });
     const stats = () => this.statsForScrape();
     const labelNames = ['method', 'route', 'status'];
-    this.requests = new Counter({
+    const series = this.series;
+    new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests answered, by method, route template and status',
       labelNames,
       registers: [this.registry],
+      // Counted in a plain number per series on the hot path; prom-client's inc() would hash
+      // the labels of every request.
+      collect() {
+        this.reset();
+        for (const { labels, count } of series.values()) this.inc(labels, count);
+      },
     });
     this.latency = new Histogram({
       name: 'http_request_duration_seconds',
@@ -111,10 +118,10 @@ export class MetricsService {
     if (series === undefined) {
       // Label lookups hash their values; bind each series once instead of on every request.
       const labels = { method, route, status: String(status) };
-      series = { count: this.requests.labels(labels), latency: this.latency.labels(labels) };
+      series = { labels, count: 0, latency: this.latency.labels(labels) };
       this.series.set(key, series);
     }
-    series.count.inc();
+    series.count++;
     series.latency.observe(seconds);
   }
 }
