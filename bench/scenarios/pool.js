@@ -1,0 +1,100 @@
+'use strict';
+
+/**
+ * The pool: the reference plus kvstore per adapter in memory, 10,000 keys each, kept running
+ * across the GET/PUT scenarios, with the framework floor per adapter when a scenario shows it;
+ * and, when put-file runs, its file-store servers, started and filled at the same time so that
+ * their start-up and preload overlap with the others'.
+ */
+
+const { fmtMs } = require('../report');
+const { stopServer } = require('../servers');
+const {
+  fill,
+  kvLabel,
+  settleWithLimit,
+  startAll,
+  startFloor,
+  startKv,
+  startReference,
+  stopAll,
+} = require('./targets');
+
+/** Keys preloaded for the GET/PUT scenarios. */
+const POOL_KEYS = 10000;
+const FSYNC_POLICIES = ['always', 'everysec', 'no'];
+/**
+ * @param {string[]} filePolicies FSYNC policies put-file will measure (may be empty)
+ * @param {string[]} floorAdapters adapters to start nest-floor-server.js on (may be empty)
+ * @returns {Promise<{reference, kv: object[], floor: object[], file: Map<string, object>, fileErrors: Map<string, Error>}>}
+ */
+async function startPool(ctx, filePolicies, floorAdapters = []) {
+  // All started at once, so their start-ups overlap. A file server that cannot start fails
+  // put-file only, not every scenario that needs the pool.
+  const fileSpecs = ctx.adapters.flatMap((adapter) =>
+    filePolicies.map((fsync) => ({ adapter, fsync, key: fileKey(adapter, fsync) })),
+  );
+  const fileStarting = Promise.allSettled(
+    fileSpecs.map(({ adapter, fsync }) =>
+      startKv(
+        ctx,
+        adapter,
+        { STORAGE: 'file', FSYNC: fsync },
+        { label: `${kvLabel(ctx, adapter)} file/${fsync}` },
+      ),
+    ),
+  );
+  const memoryStarting = startAll([
+    () => startReference(ctx),
+    ...ctx.adapters.map((adapter) => () => startKv(ctx, adapter)),
+    ...floorAdapters.map((adapter) => () => startFloor(ctx, adapter)),
+  ]);
+  const [fileStarts, memory] = await Promise.all([
+    fileStarting,
+    memoryStarting.catch(async (error) => {
+      const started = await fileStarting;
+      await stopAll(started.filter((f) => f.status === 'fulfilled').map((f) => f.value));
+      throw error;
+    }),
+  ]);
+  const file = new Map();
+  const fileErrors = new Map();
+  fileStarts.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') file.set(fileSpecs[i].key, outcome.value);
+    else fileErrors.set(fileSpecs[i].key, outcome.reason);
+  });
+  const servers = [...memory, ...file.values()];
+  for (const server of servers)
+    ctx.log(
+      `${server.label}: ready in ${fmtMs(server.startMs)} ms (pid ${server.pid}, port ${server.port})`,
+    );
+  // Two at a time: each server is one busy thread, so two fills use both cores; more only add
+  // context switches and GC pressure (nine Nest servers filled at once ran 3x slower in total).
+  const fills = await settleWithLimit(servers, 2, (server) => fill(ctx, server, 0, POOL_KEYS));
+  const failedMemoryFill = fills.slice(0, memory.length).find((f) => f.status === 'rejected');
+  if (failedMemoryFill) {
+    await stopAll(servers);
+    throw failedMemoryFill.reason;
+  }
+  [...file.entries()].forEach(([key, server], i) => {
+    const outcome = fills[memory.length + i];
+    if (outcome.status === 'rejected') {
+      fileErrors.set(key, outcome.reason);
+      file.delete(key);
+      stopServer(server).catch(() => undefined);
+    }
+  });
+  const kvCount = ctx.adapters.length;
+  return {
+    reference: memory[0],
+    kv: memory.slice(1, 1 + kvCount),
+    floor: memory.slice(1 + kvCount),
+    file,
+    fileErrors,
+    all: () => [...memory, ...file.values()],
+  };
+}
+
+const fileKey = (adapter, fsync) => `${adapter || 'default'}/${fsync}`;
+
+module.exports = { FSYNC_POLICIES, POOL_KEYS, fileKey, startPool };
