@@ -73,20 +73,28 @@ describe.each(HTTP_ADAPTERS)('operating the service (%s)', (adapter) => {
       expect(text).not.toContain('no-such-route');
     });
 
-    it('sends security headers', async () => {
-      const answer = await call('GET', '/keys');
+    it.each([
+      ['a stored key', 'GET', '/keys', {}],
+      ['a missing key', 'GET', '/key/absent', {}],
+      ['a route that does not exist', 'GET', '/no-such-route', {}],
+      ['a malformed path', 'GET', '/key/%zz%', {}],
+      [
+        'a CORS preflight',
+        'OPTIONS',
+        '/key/a',
+        { Origin: 'https://app.example', 'Access-Control-Request-Method': 'PUT' },
+      ],
+    ])('sends security headers on %s', async (_label, method, path, headers) => {
+      const answer = await http(server.url, method, path, undefined, headers);
       expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
       expect(answer.headers.get('content-security-policy')).toContain("default-src 'self'");
       expect(answer.headers.get('x-frame-options')).toBe('SAMEORIGIN');
       expect(answer.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
       expect(answer.headers.get('x-powered-by')).toBeNull();
-      const failed = await call('GET', '/key/absent');
-      expect(failed.status).toBe(404);
-      expect(failed.headers.get('x-content-type-options')).toBe('nosniff');
     });
   });
 
-  it('serves no /metrics and times nothing with METRICS_ENABLED=false', async () => {
+  it('serves no /metrics with METRICS_ENABLED=false', async () => {
     const server = await startTestApp({ HTTP_ADAPTER: adapter, METRICS_ENABLED: 'false' });
     try {
       expect((await http(server.url, 'PUT', '/key/a', '1')).status).toBe(200);

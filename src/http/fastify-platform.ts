@@ -5,24 +5,27 @@ import type { Socket } from 'node:net';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { toHttpError } from '../common/filters/http-error';
 import { AppConfig } from '../config/app-config';
-import { requestId } from '../logging/request-id';
+import { logsEveryRequest, requestId } from '../logging/request-id';
 import { ResponseObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
 import { securityHeaders } from './security-headers';
 import { serverOptions } from './server-options';
 
 export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter {
-  return new WildcardFastifyAdapter({
+  const adapter: WildcardFastifyAdapter = new WildcardFastifyAdapter({
     bodyLimit: config.maxValueBytes,
-    // The id log lines carry: the caller's X-Request-Id when it is fit to log, else a UUID.
-    genReqId: requestId,
+    // When requests are logged, pino-http takes Fastify's id for them: make it the caller's
+    // X-Request-Id when fit to log, else a UUID. Otherwise nothing reads it: keep the counter.
+    ...(logsEveryRequest(config.logLevel) && { genReqId: requestId }),
     serverFactory: (handler: RequestListener) => createServer(serverOptions(config), handler),
-    // Malformed URLs and bodies are answered in the application's own error format.
+    // Malformed URLs and bodies are answered in the application's own error format, before any
+    // hook has run.
     frameworkErrors: (error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
       const answer = toHttpError(error, config.maxValueBytes) ?? FALLBACK_ERROR;
-      void reply.status(answer.status).send(answer.body);
+      void reply.headers(adapter.securityHeaders).status(answer.status).send(answer.body);
     },
   });
+  return adapter;
 }
 
 const FALLBACK_ERROR = { status: 400, body: { error: 'Bad request' } };
@@ -38,6 +41,7 @@ type RouteArguments = any[];
  */
 class WildcardFastifyAdapter extends FastifyAdapter {
   readonly routeTemplates = new Map<string, string>();
+  readonly securityHeaders = securityHeaders();
 
   override get(...args: RouteArguments) {
     return this.forEachPath(args, (route) => super.get(...route));
@@ -73,10 +77,13 @@ export function configureFastify(
 ): void {
   const adapter = app.getHttpAdapter() as unknown as WildcardFastifyAdapter;
   const fastify = adapter.getInstance();
+  // Nest's own slot runs before every other hook, CORS's included, so preflights get them too.
+  adapter.setOnRequestHook((_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    void reply.headers(adapter.securityHeaders);
+    done();
+  });
   orderPipelinedRequests(fastify);
-  const headers = securityHeaders();
-  fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.headers(headers);
+  fastify.addHook('onRequest', (request, _reply, done) => {
     // The contract parses JSON whatever the Content-Type says; Fastify would refuse a malformed
     // one (415) before any parser ran, so the header is set aside.
     delete request.headers['content-type'];

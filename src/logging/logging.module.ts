@@ -4,9 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
 import { AppLogger } from './app-logger';
-import { requestId } from './request-id';
-
-const PER_REQUEST_LEVELS = new Set(['debug', 'trace']);
+import { logsEveryRequest, requestId } from './request-id';
 
 /**
  * Structured JSON logs through pino; pretty only with LOG_PRETTY. One line per request only at
@@ -22,7 +20,7 @@ const PER_REQUEST_LEVELS = new Set(['debug', 'trace']);
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => {
         const level = config.get('logLevel', { infer: true });
-        const perRequest = PER_REQUEST_LEVELS.has(level);
+        const perRequest = logsEveryRequest(level);
         return {
           // No routes: the pino-http middleware is not installed at all.
           ...(perRequest ? {} : { forRoutes: [] }),
@@ -34,7 +32,7 @@ const PER_REQUEST_LEVELS = new Set(['debug', 'trace']);
             autoLogging: perRequest,
             customLogLevel: () => 'debug' as const,
             quietReqLogger: true,
-            // Fastify has given the request its id already (see fastify-platform.ts).
+            // On Fastify the request arrives with Fastify's id, made by the same function.
             genReqId: (request: IncomingMessage) => requestId(request),
             serializers: {
               req: (request: { id: string; method: string; url: string }) => ({

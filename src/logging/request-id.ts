@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
+/** Levels at which every request gets a log line (and pino-http runs at all). */
+export function logsEveryRequest(level: string): boolean {
+  return level === 'debug' || level === 'trace';
+}
+
 /**
  * The id that ties a request's log lines together: the caller's X-Request-Id when it is short
  * and plain (it is echoed into every line), otherwise a fresh UUID.

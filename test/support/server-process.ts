@@ -10,7 +10,7 @@ export interface ServerProcess {
   readonly url: string;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
-  /** Sends a signal and resolves with the exit code (or the signal that ended it). */
+  /** Sends a signal; resolves with the exit code (or signal) once all output has been read. */
   stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
 }
 
@@ -27,8 +27,9 @@ export function startServerProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  // 'close', not 'exit': by then everything the process wrote has been read into `output`.
   const exited = new Promise<number | NodeJS.Signals>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+    child.once('close', (code, signal) => resolve(code ?? signal ?? -1)),
   );
   const stop = (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);

@@ -54,6 +54,8 @@ describe('HttpExceptionFilter', () => {
     const raw = { headers: { 'x-request-id': 'ignored' }, id: 'from-pino' };
     filter.catch(new Error('x'), hostFor({ raw }));
     expect(replies[0].body).toMatchObject({ requestId: 'from-pino' });
+    // The request's own logger carries the id then: it is not repeated in the line.
+    expect(logged).toEqual([expect.not.objectContaining({ reqId: expect.anything() })]);
   });
 
   it('makes a fresh id when the caller sent none or one unfit for logs', () => {

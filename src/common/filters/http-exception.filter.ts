@@ -41,10 +41,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
     exception: unknown,
     request: IncomingMessage | { raw: IncomingMessage },
   ): HttpError {
-    const requestId = idOfRequest('raw' in request ? request.raw : request);
+    const raw: IncomingMessage & { id?: unknown } = 'raw' in request ? request.raw : request;
+    const requestId = idOfRequest(raw);
     this.logger.error({
       msg: 'Request failed with an unexpected error',
-      reqId: requestId,
+      // When pino-http runs, the request's logger adds the id already.
+      ...(raw.id === undefined && { reqId: requestId }),
       err: exception instanceof Error ? exception : new Error(String(exception)),
     });
     return { status: 500, body: { error: 'Internal server error', requestId } };
