@@ -18,6 +18,8 @@ describe('parseJsonBody', () => {
   it.each([
     ['an exponent too large', '1e400'],
     ['a negative one', '-1E999'],
+    ['an exponent after a fraction', '[0.5e400]'],
+    ['a signed exponent', '{"n":1.5E+400}'],
     ['one deep inside, after true', '{"a":true,"b":[1,{"c":1e309}]}'],
     ['a 310-digit integer', '1' + '0'.repeat(309)],
     ['a 400-digit integer in an array', '[' + '9'.repeat(400) + ']'],
