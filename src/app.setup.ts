@@ -7,11 +7,6 @@ import { setupOpenApi } from './openapi/openapi.setup';
 /** Everything done to a created application before it listens: shared by main and the tests. */
 export function configureApp(app: INestApplication, config: AppConfig): void {
   const metrics = config.metricsEnabled ? app.get(MetricsService) : undefined;
-  configureHttpPlatform(
-    app,
-    config,
-    metrics &&
-      ((method, route, status, seconds) => metrics.observeRequest(method, route, status, seconds)),
-  );
+  configureHttpPlatform(app, config, metrics?.observeRequest.bind(metrics));
   setupOpenApi(app);
 }
