@@ -1,73 +1,97 @@
-import { rmSync } from 'fs';
+import { spawn } from 'child_process';
+import { closeSync, constants, openSync } from 'fs';
 import { join } from 'path';
-import * as lockfile from 'proper-lockfile';
 import { LOCK_NAME } from './data-files';
-import { currentOwner, ownerIsGone, readOwner, removeOwner, writeOwner } from './lock-owner';
-import { StorageLogger } from './file-storage-options';
+import { namesOpenFile } from './file-ops';
 import { DataDirError, DataDirLockedError, describeIoError } from './storage-errors';
 
-/**
- * How long a lock may go unrefreshed before another process may take it over. The holder
- * refreshes the lock directory's mtime every STALE_MS / 2. On the same machine a restart does
- * not wait for it: a lock whose recorded owner no longer runs is taken over at once
- * (lock-owner.ts); staleness only frees locks of owners that cannot be checked (another
- * machine sharing the directory, or a reboot).
- */
-export const LOCK_STALE_MS = 10_000;
-
 export interface DataDirLock {
-  release(): Promise<void>;
+  readonly path: string;
+  /** False once `DATA_DIR/LOCK` is no longer the file this lock is on (removed or replaced). */
+  isInPlace(): boolean;
+  /** Closes the lock file, which ends the kernel lock. */
+  release(): void;
 }
 
+/** flock(1)'s exit code when the lock is held elsewhere (its default, 1, also means other failures). */
+const HELD_ELSEWHERE = 75;
+
+class LockHeldElsewhere extends Error {}
+
 /**
- * Takes the exclusive lock on a data directory: proper-lockfile creates the directory
- * `<dataDir>/LOCK` with mkdir (atomic) and keeps its mtime fresh; the owner is recorded inside
- * it, so a lock left by a killed process is recognised and taken over at once.
+ * Takes an exclusive kernel lock, flock(2), on `DATA_DIR/LOCK`, as LevelDB, RocksDB and etcd lock
+ * their directories. The kernel keeps the lock for as long as the open file exists and drops it
+ * when the process ends, however it ends (SIGKILL, OOM kill): a process that is stopped
+ * (SIGSTOP) or stuck in a long synchronous task keeps the directory for its whole life, and a
+ * restart after a crash never waits. The lock is on the inode, so it also holds between
+ * containers that share a volume on one host. (The mtime heartbeat of proper-lockfile, used
+ * before, handed a live but stalled process's directory to a second process after 10 s.)
  *
- * `onLost` runs if the lock is taken away (its directory removed, or refreshed by someone else):
- * another process may now be writing, so the caller must stop writing.
+ * Node has no flock API. Rather than a native addon (a compiled binary per platform and Node
+ * ABI to ship and trust), the file is opened here and util-linux's flock(1), part of Debian's
+ * essential set and so of every image kvstore builds from, locks that same open file
+ * description, received as its fd 3. A flock belongs to the open file description, not to the
+ * process that asked for it, so it stays with this process's descriptor after flock(1) exits.
+ * Node opens files with O_CLOEXEC, so no other child process inherits it.
+ *
+ * The lock file is never deleted: a process could lock a file another is about to unlink.
  */
-export async function lockDataDir(
-  dataDir: string,
-  logger: StorageLogger,
-  onLost: (reason: string) => void,
-  staleMs = LOCK_STALE_MS,
-): Promise<DataDirLock> {
-  const lockPath = join(dataDir, LOCK_NAME);
-  const self = currentOwner();
-  const take = () =>
-    lockfile.lock(dataDir, {
-      lockfilePath: lockPath,
-      stale: staleMs,
-      onCompromised: (error) =>
-        onLost(`The lock ${lockPath} on DATA_DIR ${dataDir} was lost (${error.message}).`),
-    });
-  let release: () => Promise<void>;
+export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
+  const path = join(dataDir, LOCK_NAME);
+  let fd: number;
   try {
-    try {
-      release = await take();
-    } catch (error) {
-      const owner = (error as NodeJS.ErrnoException).code === 'ELOCKED' && readOwner(lockPath);
-      if (!self || !owner || !ownerIsGone(owner, self)) throw error;
-      logger.warn(`Taking over ${lockPath}: its owner (pid ${owner.pid}) no longer runs.`);
-      rmSync(lockPath, { recursive: true, force: true });
-      release = await take();
-    }
-    if (self) writeOwner(lockPath, self);
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new DataDirLockedError(dataDir, lockPath, staleMs);
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') {
+      throw new DataDirError(
+        dataDir,
+        `${path} is a lock directory left by an older kvstore version. If no older kvstore ` +
+          `process uses DATA_DIR, remove it (rm -r ${path} ${path}.owner) and start again`,
+      );
     }
     throw new DataDirError(dataDir, error);
   }
+  try {
+    await flockExclusive(fd);
+  } catch (error) {
+    closeSync(fd);
+    if (error instanceof LockHeldElsewhere) throw new DataDirLockedError(dataDir, path);
+    throw new DataDirError(dataDir, error);
+  }
+  let open = true;
   return {
-    release: async () => {
-      try {
-        await release();
-        removeOwner(lockPath);
-      } catch (error) {
-        logger.warn(`Could not release the lock ${lockPath}: ${describeIoError(error)}`);
-      }
+    path,
+    isInPlace: () => open && namesOpenFile(fd, path),
+    release: () => {
+      if (!open) return;
+      open = false;
+      closeSync(fd);
     },
   };
+}
+
+/** Runs `flock --exclusive --nonblock 3` on `fd`; rejects with LockHeldElsewhere if it is taken. */
+function flockExclusive(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'flock',
+      ['--exclusive', '--nonblock', '--conflict-exit-code', String(HELD_ELSEWHERE), '3'],
+      { stdio: ['ignore', 'ignore', 'pipe', fd] },
+    );
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', (error) =>
+      reject(
+        new Error(
+          `kvstore locks DATA_DIR with flock(1) from util-linux, which could not be run ` +
+            `(${describeIoError(error)}); install util-linux`,
+        ),
+      ),
+    );
+    child.once('close', (code) => {
+      if (code === 0) resolve();
+      else if (code === HELD_ELSEWHERE) reject(new LockHeldElsewhere());
+      else reject(new Error(`flock(1) failed with exit code ${code}: ${stderr.trim()}`));
+    });
+  });
 }

@@ -36,6 +36,8 @@ export interface FileOps {
   syncDir(dir: string): Promise<void>;
   rename(from: string, to: string): void;
   unlink(path: string): Promise<void>;
+  /** True while `path` still names the open file `fd`: it was not removed, nor replaced. */
+  sameFile(fd: number, path: string): boolean;
 }
 
 export const nodeFileOps: FileOps = {
@@ -66,4 +68,23 @@ export const nodeFileOps: FileOps = {
   },
   rename: (from, to) => fs.renameSync(from, to),
   unlink: (path) => fs.promises.unlink(path),
+  sameFile: (fd, path) => namesOpenFile(fd, path),
 };
+
+/**
+ * An open file stays writable after its name is removed (`rm -rf DATA_DIR`): writes to it
+ * succeed, fsync succeeds, and everything is gone when the process ends. A link count above zero
+ * and the same device and inode at the path prove the file is still reachable where a restart
+ * will look. One fstat and one stat, a few microseconds, done once per group commit.
+ */
+export function namesOpenFile(fd: number, path: string): boolean {
+  const open = fs.fstatSync(fd);
+  if (open.nlink === 0) return false;
+  let named: fs.Stats | undefined;
+  try {
+    named = fs.statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return false; // ENOTDIR (DATA_DIR replaced by a file), EACCES...: a restart cannot read it either
+  }
+  return named !== undefined && named.ino === open.ino && named.dev === open.dev;
+}

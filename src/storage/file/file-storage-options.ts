@@ -11,7 +11,7 @@ import { FileOps } from './file-ops';
 export type FsyncPolicy = 'always' | 'everysec' | 'no';
 
 export interface FileStorageOptions {
-  /** Created if missing. One process at a time: guarded by the lock directory `<dataDir>/LOCK`. */
+  /** Created if missing. One process at a time: guarded by a kernel lock on `<dataDir>/LOCK`. */
   readonly dataDir: string;
   readonly fsync: FsyncPolicy;
   /** Compaction never starts while the log is smaller than this. */

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { join, resolve } from 'path';
+import { basename, dirname, join, resolve } from 'path';
 import { performance } from 'perf_hooks';
 import { Clock } from '../../clock/clock';
 import {
@@ -13,12 +13,26 @@ import {
 import { TableBackedRepository } from '../table-backed.repository';
 import { Compactor } from './compactor';
 import { DataDirLock, lockDataDir } from './data-dir-lock';
+import { RescueRefusedError, writeRescueSnapshot } from './data-dir-rescue';
 import { logFileName } from './data-files';
 import { FileOps, nodeFileOps } from './file-ops';
 import { FileStorageOptions, StorageLogger } from './file-storage-options';
-import { LogWriter } from './log-writer';
-import { recoverStore } from './recover-store';
-import { DataDirError } from './storage-errors';
+import { LogSegment, LogWriter } from './log-writer';
+import { RecoveredStore, recoverStore } from './recover-store';
+import { DataDirError, DataDirLockedError, describeIoError } from './storage-errors';
+
+/**
+ * How often the store checks, when no sync does it first, that its log and lock are still in
+ * DATA_DIR, and retries saving its data after they were not.
+ */
+const DATA_DIR_CHECK_MS = 1000;
+
+/** The log or the lock is gone from DATA_DIR: writes are refused until the data is saved again. */
+interface Detachment {
+  readonly reason: string;
+  /** Why the last attempt to save the data into a re-created DATA_DIR failed. */
+  rescueFailure?: string;
+}
 
 /**
  * Keys in memory, made durable by a write-ahead log in DATA_DIR (docs/STORAGE.md).
@@ -35,6 +49,11 @@ export class FileStorageRepository extends TableBackedRepository {
   private writer: LogWriter | undefined;
   private compactor: Compactor | undefined;
   private closed: Promise<void> | undefined;
+  private detached: Detachment | undefined;
+  private rescuing: Promise<void> | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  /** The sequence number of the last log segment this process wrote. */
+  private lastSeq = 0;
 
   constructor(
     private readonly options: FileStorageOptions,
@@ -55,11 +74,8 @@ export class FileStorageRepository extends TableBackedRepository {
     } catch (error) {
       throw new DataDirError(dataDir, error);
     }
-    const lock = await lockDataDir(dataDir, logger, (reason) =>
-      this.writer?.fail(
-        `${reason} Another process may be using the directory, so writes are refused.`,
-      ),
-    );
+    const lock = await lockDataDir(dataDir);
+    this.lock = lock;
     try {
       const recovered = await recoverStore({
         ops,
@@ -71,29 +87,13 @@ export class FileStorageRepository extends TableBackedRepository {
       });
       const last = recovered.logs[recovered.logs.length - 1];
       const path = join(dataDir, logFileName(last.seq));
-      const fd = ops.open(path, 'r+');
-      this.writer = new LogWriter(
-        ops,
-        { seq: last.seq, path, fd, size: last.size, synced: 0 },
-        this.options.fsync,
-        logger,
-        this.options.onFsync,
-      );
-      // What the previous process wrote is durable before anything new is acknowledged.
-      await this.writer.sync();
-      this.compactor = new Compactor(
-        {
-          ops,
-          dir: dataDir,
-          table,
-          writer: this.writer,
-          logger,
-          minBytes: this.options.compactMinBytes,
-          ratio: this.options.compactRatio,
-        },
+      const writer = this.startWriting(
+        { seq: last.seq, path, fd: ops.open(path, 'r+'), size: last.size, synced: 0 },
         recovered,
       );
-      if (recovered.snapshotCut) await this.compactor.run();
+      // What the previous process wrote is durable before anything new is acknowledged.
+      await writer.sync();
+      if (recovered.snapshotCut) await this.compactor!.run();
       const stats = table.stats();
       logger.log(
         `Opened ${dataDir} at revision ${stats.revision}: ${stats.storedKeys} keys, ` +
@@ -103,12 +103,14 @@ export class FileStorageRepository extends TableBackedRepository {
       await this.writer?.close().catch(() => undefined);
       this.writer = undefined;
       this.compactor = undefined;
-      await lock.release();
+      this.lock = undefined;
+      lock.release();
       // A plain I/O error (EACCES, EIO...) while reading DATA_DIR is reported against it.
       const errno = typeof (error as NodeJS.ErrnoException).code === 'string';
       throw errno ? new DataDirError(dataDir, error) : error;
     }
-    this.lock = lock;
+    this.checkTimer = setInterval(() => this.checkDataDir(), DATA_DIR_CHECK_MS);
+    this.checkTimer.unref();
   }
 
   close(): Promise<void> {
@@ -174,16 +176,166 @@ export class FileStorageRepository extends TableBackedRepository {
 
   private refusal(): string | undefined {
     if (this.closed) return 'The store is closed.';
+    if (this.detached) {
+      const { reason, rescueFailure } = this.detached;
+      return rescueFailure === undefined
+        ? `${reason} Writes are refused while the data held in memory is saved into a ` +
+            're-created DATA_DIR; they resume once it is durable there.'
+        : `${reason} Saving the data held in memory into a re-created DATA_DIR failed ` +
+            `(${rescueFailure}); retrying every ${DATA_DIR_CHECK_MS / 1000} s, writes are ` +
+            'refused until it succeeds.';
+    }
     if (!this.writer) return 'The store is not open.';
     return this.writer.failed;
   }
 
-  private async shutdown(): Promise<void> {
+  private startWriting(segment: LogSegment, recovered: RecoveredStore): LogWriter {
+    const { ops, dataDir, table, logger, options } = this;
+    this.lastSeq = segment.seq;
+    this.writer = new LogWriter(ops, segment, options.fsync, logger, options.onFsync, (synced) =>
+      this.misplaced(synced),
+    );
+    this.compactor = new Compactor(
+      {
+        ops,
+        dir: dataDir,
+        table,
+        writer: this.writer,
+        logger,
+        minBytes: options.compactMinBytes,
+        ratio: options.compactRatio,
+      },
+      recovered,
+    );
+    return this.writer;
+  }
+
+  /**
+   * Why the log segment or the lock is no longer where a restart will find it, or undefined.
+   * Checked before every group commit is acknowledged and once a second; finding either gone
+   * starts the rescue.
+   */
+  private misplaced(segment: LogSegment): string | undefined {
+    if (this.detached) return this.detached.reason;
+    let reason: string | undefined;
+    if (!this.ops.sameFile(segment.fd, segment.path)) {
+      reason =
+        `The log ${basename(segment.path)} is no longer in DATA_DIR (the directory or the file ` +
+        'was removed or replaced), so a restart would not find the writes made to it.';
+    } else if (!this.lock?.isInPlace()) {
+      reason =
+        'The lock file DATA_DIR/LOCK was removed or replaced, so another process could take ' +
+        'the directory.';
+    }
+    if (reason === undefined) return undefined;
+    this.detached = { reason };
+    this.writer?.fail(reason);
+    void this.rescue();
+    return reason;
+  }
+
+  private checkDataDir(): void {
+    if (this.detached) void this.rescue();
+    else if (this.writer && !this.writer.failed) this.misplaced(this.writer.current);
+  }
+
+  /** Saves the table into a re-created DATA_DIR (or joins the attempt under way). */
+  private rescue(): Promise<void> {
+    this.rescuing ??= this.saveIntoNewDataDir().finally(() => {
+      this.rescuing = undefined;
+    });
+    return this.rescuing;
+  }
+
+  /**
+   * Rather than keep acknowledging writes nobody will find, or lose at the next start what memory
+   * holds, the store writes everything it holds as a snapshot into a re-created, re-locked
+   * DATA_DIR as soon as it notices, and takes writes again: a restart then finds every write
+   * ever acknowledged. Waiting for SIGTERM would leave the data in memory only until then, lost
+   * to any crash.
+   */
+  private async saveIntoNewDataDir(): Promise<void> {
+    const detached = this.detached;
+    if (!detached) return;
+    const { ops, dataDir, logger, table } = this;
+    await this.compactor?.close();
+    this.compactor = undefined;
+    await this.writer?.close().catch(() => undefined);
+    this.writer = undefined;
+    if (this.lock && !this.lock.isInPlace()) {
+      this.lock.release();
+      this.lock = undefined;
+    }
+    let lock = this.lock;
     try {
+      // DATA_DIR itself, not its parents: a missing parent means more went away (a volume) than
+      // a mistaken rm, and a directory made in its place would not be where the data belongs.
+      ops.readdir(dirname(dataDir));
+      ops.mkdirp(dataDir);
+      lock ??= await lockDataDir(dataDir);
+      const rescued = await writeRescueSnapshot(ops, dataDir, this.lastSeq + 1, table);
+      this.lock = lock;
+      this.startWriting(
+        { seq: rescued.seq, path: rescued.logPath, fd: rescued.logFd, size: 0, synced: 0 },
+        {
+          snapshot: { seq: rescued.seq, bytes: rescued.snapshotBytes },
+          logs: [{ seq: rescued.seq, size: 0 }],
+          snapshotCut: false,
+          replayedRecords: 0,
+        },
+      );
+      this.detached = undefined;
+      logger.warn(
+        `${detached.reason} Saved the ${table.stats().storedKeys} keys held in memory, at ` +
+          `revision ${table.currentRevision}, into the re-created DATA_DIR ${dataDir}; writes resume.`,
+      );
+    } catch (error) {
+      if (lock && lock !== this.lock) lock.release();
+      const failure = describeRescueFailure(error);
+      if (failure !== detached.rescueFailure) {
+        logger.error(
+          `Could not save the data held in memory into DATA_DIR ${dataDir}: ` +
+            `${describeIoError(error)}. Retrying every ${DATA_DIR_CHECK_MS / 1000} s.`,
+        );
+      }
+      detached.rescueFailure = failure;
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    clearInterval(this.checkTimer);
+    try {
+      // A removal since the last check must not be acknowledged by the final sync either.
+      if (this.writer && !this.writer.failed) this.misplaced(this.writer.current);
+      await this.rescuing;
+      if (this.detached) await this.rescue();
+      if (this.detached) {
+        this.logger.error(
+          `Closing with the data held in memory not saved: ${this.detached.rescueFailure}.`,
+        );
+      }
       await this.compactor?.close();
       await this.writer?.close();
     } finally {
-      await this.lock?.release();
+      this.lock?.release();
     }
   }
+}
+
+/** Short enough for a 503 body and the readiness probe, which must not name DATA_DIR's path. */
+function describeRescueFailure(error: unknown): string {
+  if (error instanceof RescueRefusedError) return error.message;
+  if (error instanceof DataDirLockedError) return 'another kvstore process holds DATA_DIR now';
+  if (error instanceof DataDirError && error.cause !== undefined) {
+    return describeRescueFailure(error.cause);
+  }
+  const code = (error as NodeJS.ErrnoException).code;
+  // Node's errno messages end with the path ("..., mkdir '/data'"); a foreign realm's error
+  // (a test runner's) stringifies with an "Error: " prefix.
+  if (typeof code === 'string') {
+    return describeIoError(error)
+      .replace(/^Error: /, '')
+      .replace(/,? '.*'$/, '');
+  }
+  return error instanceof Error ? error.message : String(error);
 }

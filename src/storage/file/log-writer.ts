@@ -47,6 +47,11 @@ export class LogWriter {
     policy: FsyncPolicy,
     private readonly logger: StorageLogger,
     private readonly onFsync?: (seconds: number) => void,
+    /**
+     * Asked before a sync is acknowledged: why the segment's file may no longer be where a
+     * restart will look for it, or undefined. A reason fails the writer.
+     */
+    private readonly misplaced?: (segment: LogSegment) => string | undefined,
   ) {
     this.segment = segment;
     if (policy === 'everysec') {
@@ -156,6 +161,7 @@ export class LogWriter {
     const end = segment.size;
     this.syncing = this.retiring
       .then(() => this.syncSegment(segment, end))
+      .then(() => this.confirmInPlace(segment))
       .then(batch.resolve, batch.reject)
       .then(() => {
         this.syncing = undefined;
@@ -183,6 +189,14 @@ export class LogWriter {
       this.logger.warn(`onFsync failed: ${(error as Error).message}`);
     }
     if (end > segment.synced) segment.synced = end;
+  }
+
+  /** A sync of a file nobody can reach any more (DATA_DIR removed) must not acknowledge writes. */
+  private confirmInPlace(segment: LogSegment): void {
+    const reason = this.misplaced?.(segment);
+    if (reason === undefined) return;
+    this.fail(reason);
+    throw new StorageUnavailableError(this.failure!);
   }
 
   /** Removes a partial record so that the next append starts on a record boundary. */

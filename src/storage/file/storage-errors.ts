@@ -23,13 +23,11 @@ export class DataDirLockedError extends Error {
   constructor(
     readonly dataDir: string,
     readonly lockPath: string,
-    staleMs: number,
   ) {
     super(
-      `DATA_DIR ${dataDir} is locked by another kvstore process (lock directory ${lockPath}). ` +
-        `Stop the other process, or point DATA_DIR elsewhere. A lock left by a killed process ` +
-        `on this machine is taken over at once; one from another machine once it has not been ` +
-        `refreshed for ${staleMs / 1000} s.`,
+      `DATA_DIR ${dataDir} is locked by another kvstore process (lock file ${lockPath}). ` +
+        `Stop the other process, or point DATA_DIR elsewhere. The lock is held by the kernel ` +
+        `for as long as that process lives, and ends with it however it ends.`,
     );
   }
 }

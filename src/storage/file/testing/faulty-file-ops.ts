@@ -156,6 +156,11 @@ export class FaultyFileOps implements FileOps {
     await this.inner.unlink(path);
   }
 
+  /** Not intercepted: a query that changes nothing, and the real one never throws. */
+  sameFile(fd: number, path: string): boolean {
+    return this.inner.sameFile(fd, path);
+  }
+
   private check(op: FileOp, path: string | undefined): void {
     const fault = this.intercept(op, path);
     if (fault) throw errno(fault === 'partial' || fault === 'short' ? 'EIO' : fault, op);

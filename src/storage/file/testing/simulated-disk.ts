@@ -136,6 +136,10 @@ export class SimulatedDisk implements FileOps {
     if (!this.names.delete(path)) throw errno('ENOENT', path);
   }
 
+  sameFile(fd: number, path: string): boolean {
+    return this.names.get(path) === this.inode(fd);
+  }
+
   private inode(fd: number): Inode {
     const inode = this.fds.get(fd);
     if (!inode) throw errno('EBADF', String(fd));
