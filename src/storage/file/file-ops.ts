@@ -75,7 +75,7 @@ export const nodeFileOps: FileOps = {
  * An open file stays writable after its name is removed (`rm -rf DATA_DIR`): writes to it
  * succeed, fsync succeeds, and everything is gone when the process ends. A link count above zero
  * and the same device and inode at the path prove the file is still reachable where a restart
- * will look. One fstat and one stat, a few microseconds, done once per group commit.
+ * will look. One fstat and one stat, done once per group commit: far less than its fdatasync.
  */
 export function namesOpenFile(fd: number, path: string): boolean {
   const open = fs.fstatSync(fd);

@@ -242,6 +242,8 @@ describe('FileStorageRepository under write faults', () => {
         expect(total).toBeGreaterThan(10);
         for (let n = 1; n <= total; n++) await runWith(fsync, n);
       },
+      // Two opens per run, each taking the lock with a flock(1) process.
+      60_000,
     );
   });
 });
