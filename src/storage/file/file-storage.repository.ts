@@ -13,7 +13,7 @@ import {
 import { TableBackedRepository } from '../table-backed.repository';
 import { Compactor } from './compactor';
 import { DataDirLock, lockDataDir } from './data-dir-lock';
-import { RescueRefusedError, writeRescueSnapshot } from './data-dir-rescue';
+import { RescueRefusedError, refuseDataFiles, writeRescueSnapshot } from './data-dir-rescue';
 import { logFileName } from './data-files';
 import { FileOps, nodeFileOps } from './file-ops';
 import { FileStorageOptions, StorageLogger } from './file-storage-options';
@@ -156,7 +156,7 @@ export class FileStorageRepository extends TableBackedRepository {
     return this.compactor?.logBytes() ?? 0;
   }
 
-  /** For the readiness probe: false once writes are refused until restart. */
+  /** For the readiness probe: false while writes are refused, with the reason. */
   health(): StorageHealth {
     const reason = this.refusal();
     return reason === undefined ? { writable: true } : { writable: false, reason };
@@ -272,6 +272,7 @@ export class FileStorageRepository extends TableBackedRepository {
       // a mistaken rm, and a directory made in its place would not be where the data belongs.
       ops.readdir(dirname(dataDir));
       ops.mkdirp(dataDir);
+      refuseDataFiles(ops, dataDir);
       lock ??= await lockDataDir(dataDir);
       const rescued = await writeRescueSnapshot(ops, dataDir, this.lastSeq + 1, table);
       this.lock = lock;
