@@ -124,13 +124,36 @@ describe.each(HTTP_ADAPTERS)('keys over HTTP (%s)', (adapter) => {
   });
 
   describe('rejects bad input with a clear error and changes nothing', () => {
+    const OUT_OF_RANGE = {
+      error: 'Invalid JSON',
+      reason: 'Number is out of the range of a 64-bit float',
+    };
     const rejected: Array<[string, string, string | Buffer | undefined, number, object]> = [
       ['PUT', '/key/k', '{bad', 400, { error: 'Invalid JSON' }],
       ['PUT', '/key/k', '', 400, { error: 'Invalid JSON' }],
       ['PUT', '/key/k', undefined, 400, { error: 'Invalid JSON' }],
       ['PUT', '/key/k', "{'single': 1}", 400, { error: 'Invalid JSON' }],
-      ['PUT', '/key/k', '1e400', 400, { error: 'Invalid JSON' }],
-      ['PUT', '/key/k', '[1e999]', 400, { error: 'Invalid JSON' }],
+      ['PUT', '/key/k', '1e400', 400, { ...OUT_OF_RANGE, pointer: '' }],
+      ['PUT', '/key/k', '[1e999]', 400, { ...OUT_OF_RANGE, pointer: '/0' }],
+      [
+        'PUT',
+        '/key/k',
+        '{"id":12345678901234567890,"n":9007199254740993,"d":{"a":1,"a":2}}',
+        400,
+        {
+          error: 'Invalid JSON',
+          reason:
+            'Number cannot be stored exactly as a 64-bit float: it would become 12345678901234567000',
+          pointer: '/id',
+        },
+      ],
+      [
+        'PUT',
+        '/key/k',
+        '{"d":{"a":1,"a":2}}',
+        400,
+        { error: 'Invalid JSON', reason: 'Duplicate member name', pointer: '/d/a' },
+      ],
       ['PUT', '/key/k', Buffer.from([0x22, 0xff, 0x22]), 400, { error: 'Invalid JSON' }],
       ['PUT', '/key/k', '['.repeat(4000), 400, { error: 'Invalid JSON' }],
       ['PUT', '/key/k', '['.repeat(65) + ']'.repeat(65), 400, { error: 'Invalid JSON' }],

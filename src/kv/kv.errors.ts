@@ -26,8 +26,15 @@ export class KeyTooLongError extends KvError {
 /** A value or parameter that is malformed or out of range. */
 export class InvalidArgumentError extends KvError {}
 
+/**
+ * A body that is not JSON (no reason: the classic answer), or JSON that the store cannot keep
+ * as written: `reason` says why, `pointer` (RFC 6901) where, when that is known and short.
+ */
 export class InvalidJsonError extends KvError {
-  constructor(readonly detail?: string) {
+  constructor(
+    readonly reason?: string,
+    readonly pointer?: string,
+  ) {
     super('Invalid JSON');
   }
 }

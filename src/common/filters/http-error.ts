@@ -33,8 +33,7 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
   if (exception instanceof KeyNotFoundError) {
     return { status: 404, body: { error: exception.message, key: exception.key } };
   }
-  if (exception instanceof InvalidJsonError)
-    return { status: 400, body: { error: 'Invalid JSON' } };
+  if (exception instanceof InvalidJsonError) return { status: 400, body: invalidJson(exception) };
   if (exception instanceof KeyTooLongError) {
     return { status: 414, body: { error: exception.message, maxBytes: exception.maxBytes } };
   }
@@ -81,6 +80,11 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
 }
 
 const DECODE_FAILURE = 'Failed to decode param';
+
+function invalidJson({ message, reason, pointer }: InvalidJsonError) {
+  if (reason === undefined) return { error: message };
+  return { error: message, reason, ...(pointer !== undefined && { pointer }) };
+}
 
 /** Errors raised by the platform before a handler runs: routers and body parsers. */
 function frameworkError(status: number, message: string | undefined, maxValueBytes: number) {
