@@ -1,26 +1,33 @@
-import {
-  Controller,
-  Headers,
-  Inject,
-  MessageEvent,
-  Query,
-  Req,
-  Sse,
-  SseSignal,
-} from '@nestjs/common';
+import { Controller, Get, Headers, Inject, Logger, Query, Req, Res } from '@nestjs/common';
 import type { Socket } from 'node:net';
-import { Observable } from 'rxjs';
+import { takeOverResponse } from '../http/raw-response';
 import { parseInteger, parseText } from '../keys/query-params';
 import { InvalidArgumentError } from '../kv/kv.errors';
 import { KvService } from '../kv/kv.service';
-import { changeEvents } from './watch-events';
+import { streamChanges } from './change-event-stream';
 
 /** Milliseconds between heartbeat comments on an idle /watch stream. */
 export const WATCH_HEARTBEAT_MS = Symbol('WATCH_HEARTBEAT_MS');
 
-/** GET /watch: the change feed as Server-Sent Events, on Express and Fastify alike. */
+const EVENT_STREAM_HEADERS = {
+  'Content-Type': 'text/event-stream',
+  'Cache-Control': 'private, no-cache, no-store, must-revalidate, max-age=0, no-transform',
+  Pragma: 'no-cache',
+  Connection: 'keep-alive',
+  // Proxies that buffer answers (nginx) would hold the events back.
+  'X-Accel-Buffering': 'no',
+};
+
+/**
+ * GET /watch: the change feed as Server-Sent Events, on Express and Fastify alike. The stream
+ * is written on the Node response itself rather than through Nest's @Sse, which writes every
+ * event on its own and, for a client that does not read, buffers them up to its own cut-off:
+ * here the events of a turn go out together, at the pace the socket takes them.
+ */
 @Controller()
 export class WatchController {
+  private readonly logger = new Logger(WatchController.name);
+
   constructor(
     private readonly kv: KvService,
     @Inject(WATCH_HEARTBEAT_MS) private readonly heartbeatMs: number,
@@ -28,26 +35,33 @@ export class WatchController {
 
   /**
    * Everything that can fail (the query, Last-Event-ID, a compacted revision) is checked by
-   * subscribing before the stream opens, so the failure is answered as JSON with its status:
-   * once @Sse has sent its headers, the status can no longer change.
+   * subscribing before the stream opens, so the failure is answered as JSON with its status.
    */
-  @Sse('watch')
+  @Get('watch')
   watch(
     @Req() request: { readonly socket: Socket },
-    @SseSignal() signal: AbortSignal,
+    @Res() reply: object,
     @Headers('last-event-id') lastEventId?: string,
     @Query('pattern') pattern?: unknown,
     @Query('fromRevision') fromRevision?: unknown,
-  ): Observable<MessageEvent> {
+  ): void {
     const subscription = this.kv.watch({
       pattern: parseText('pattern', pattern),
       // A reconnecting EventSource repeats the URL, so Last-Event-ID takes precedence.
       fromRevision: resumeAfter(lastEventId) ?? parseInteger('fromRevision', fromRevision),
     });
-    // Nest may never subscribe to the Observable (the client left first); the signal is
-    // aborted however the request ends, so the subscription cannot outlive it.
-    signal.addEventListener('abort', () => subscription.close(), { once: true });
-    return changeEvents(subscription, request.socket, this.heartbeatMs);
+    const response = takeOverResponse(reply);
+    // The client may have left while the request was handled: then nothing is sent.
+    if (response.destroyed) return subscription.close();
+    // An idle stream is not a dead connection; TCP keep-alive finds the dead ones.
+    request.socket.setTimeout(0);
+    request.socket.setKeepAlive(true);
+    response.writeHead(200, EVENT_STREAM_HEADERS);
+    response.flushHeaders();
+    streamChanges(subscription, response, this.heartbeatMs).catch((error: unknown) => {
+      this.logger.error({ msg: 'The /watch stream failed', err: error });
+      response.destroy();
+    });
   }
 }
 
