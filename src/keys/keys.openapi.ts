@@ -9,7 +9,19 @@ const ANY_JSON = { description: 'Any JSON value: string, number, boolean, null, 
 const ERROR = {
   type: 'object',
   required: ['error'],
-  properties: { error: { type: 'string' }, key: { type: 'string' } },
+  properties: {
+    error: { type: 'string' },
+    key: { type: 'string' },
+    reason: {
+      type: 'string',
+      description:
+        'With "Invalid JSON": why JSON text cannot be stored as written (a number no 64-bit float holds exactly, a repeated member name); absent when the body is not JSON',
+    },
+    pointer: {
+      type: 'string',
+      description: 'With reason: the JSON Pointer (RFC 6901) of the refused part, when short',
+    },
+  },
 };
 const EXPIRY = {
   ttl: {
@@ -89,7 +101,10 @@ export const ApiPutKey = () =>
     ApiOperation({
       summary: 'Store a value',
       description:
-        'The body is parsed as JSON whatever the Content-Type. Without ttl any expiry is removed.',
+        'The body is parsed as JSON whatever the Content-Type. Without ttl any expiry is removed. ' +
+        'The value is stored exactly or refused: a number is kept when the shortest decimal of ' +
+        'its 64-bit float has the value written (0.1, 1.0, 1E+2 are kept as 0.1, 1, 100; ' +
+        '9007199254740993 and 1e-400 are refused), and repeated member names are refused.',
     }),
     ApiKeyParam(),
     ApiJsonValueBody(),
