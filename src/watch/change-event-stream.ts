@@ -60,9 +60,10 @@ export async function streamChanges(
     clearInterval(heartbeat);
     sink.removeListener('close', onClose);
     subscription.close();
-    batch.cancel();
+    const rest = batch.close();
     if (!gone.signal.aborted) {
-      batch.flush();
+      // Ending flushes what the socket still holds, whether it is backed up or not.
+      if (rest !== '') sink.write(rest);
       sink.end();
     }
   }
@@ -87,7 +88,7 @@ class EventBatch {
   }
 
   /** Writes what waits, unless the socket is backed up: then it goes out once it drains. */
-  flush(): void {
+  private flush(): void {
     this.cancel();
     if (this.text === '' || this.backedUp !== undefined) return;
     const full = !this.sink.write(this.text);
@@ -104,7 +105,15 @@ class EventBatch {
     );
   }
 
-  cancel(): void {
+  /** Stops the batching; returns what was not written yet. */
+  close(): string {
+    this.cancel();
+    const rest = this.text;
+    this.text = '';
+    return rest;
+  }
+
+  private cancel(): void {
     if (this.scheduled !== undefined) clearImmediate(this.scheduled);
     this.scheduled = undefined;
   }
