@@ -20,7 +20,8 @@ async function bootstrap(config: AppConfig): Promise<void> {
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://${config.host}:${port}`;
   new Logger('kvstore').log(
-    `kvstore listening on ${url} (storage: ${config.storage}, http: ${config.httpAdapter}); ` +
+    `kvstore listening on ${url} (storage: ${config.storage}, http: ${config.httpAdapter}, ` +
+      `node: ${process.version}); ` +
       'endpoints: PUT|GET|DELETE /key/{key}, GET /keys, GET|PUT /ttl/{key}, GET /stats, ' +
       `GET /health, GET /health/ready${config.metricsEnabled ? ', GET /metrics' : ''}`,
   );

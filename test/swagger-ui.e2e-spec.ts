@@ -3,15 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrowserContext, chromium, Page } from 'playwright-core';
 import { http } from './support/http-client';
-import { startTestApp, TestApp } from './support/test-app';
+import { HTTP_ADAPTERS, startTestApp, TestApp } from './support/test-app';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /**
  * A person's view of the API: Swagger UI in a real headless Chromium (Debian's package;
- * .ci/run installs it), storing and reading a value through "Try it out".
+ * .ci/run installs it), storing and reading a value through "Try it out". On both platforms: each
+ * serves the UI's static assets its own way (Fastify through @fastify/static).
  */
-describe('Swagger UI in a real browser', () => {
+describe.each(HTTP_ADAPTERS)('Swagger UI in a real browser (%s)', (adapter) => {
   let server: TestApp;
   let browser: BrowserContext;
   let profile: string;
@@ -20,7 +21,7 @@ describe('Swagger UI in a real browser', () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (CI does)`);
     }
-    server = await startTestApp();
+    server = await startTestApp({ HTTP_ADAPTER: adapter });
     profile = mkdtempSync(join(tmpdir(), 'kv-chromium-'));
     // A fresh profile per run; the machine has no internet, so nothing may phone home.
     browser = await chromium.launchPersistentContext(profile, {

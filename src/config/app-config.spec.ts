@@ -8,7 +8,7 @@ describe('parseConfig', () => {
     expect(parseConfig({})).toMatchObject({
       port: 4000,
       host: '0.0.0.0',
-      httpAdapter: 'express',
+      httpAdapter: 'fastify',
       storage: 'memory',
       maxKeyBytes: 1024,
       maxValueBytes: 1024 * 1024,

@@ -51,7 +51,7 @@ const text = (fallback: string) =>
 const environmentSchema = z.object({
   PORT: integer('PORT', 0, 65535, 4000),
   HOST: text('0.0.0.0'),
-  HTTP_ADAPTER: choice('HTTP_ADAPTER', ['express', 'fastify'], 'express'),
+  HTTP_ADAPTER: choice('HTTP_ADAPTER', ['express', 'fastify'], 'fastify'),
   STORAGE: choice('STORAGE', ['memory', 'file'], 'memory'),
   DATA_DIR: text('./data'),
   FSYNC: choice('FSYNC', ['always', 'everysec', 'no'], 'everysec'),
