@@ -5,7 +5,7 @@
 # that the key lines below are still here. Keep the two in step.
 
 # ---- build stage: full install (dev dependencies included) and `nest build` ------------------
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # @nestjs/swagger pulls a telemetry postinstall (Scarf); keep it off and npm quiet.
 ENV SCARF_ANALYTICS=false \
@@ -14,6 +14,8 @@ ENV SCARF_ANALYTICS=false \
     NPM_CONFIG_AUDIT=false
 # Dependencies first, so the install layer is reused until package*.json change.
 COPY package.json package-lock.json ./
+# This also installs the `node` devDependency (the Node 24 that npm scripts use on machines
+# whose own Node is older); here it duplicates the image's, and stays in this stage.
 RUN npm ci
 # Only what `nest build` reads (tsconfig.build.json compiles src/ alone).
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
@@ -21,14 +23,16 @@ COPY src ./src
 RUN npm run build
 
 # ---- runtime stage: production dependencies and the compiled dist/ only ----------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     SCARF_ANALYTICS=false \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \
     NPM_CONFIG_AUDIT=false \
     PORT=4000 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    HTTP_ADAPTER=fastify
+# HTTP_ADAPTER repeats the application's default, so the image says which platform it serves on.
 # STORAGE is left at the application's default (memory); docker-compose.yml sets STORAGE=file.
 # The data directory must exist and belong to `node` before VOLUME, so a fresh named volume is
 # created with that owner; /app belongs to `node` so the install below runs unprivileged.

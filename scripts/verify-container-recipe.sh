@@ -615,8 +615,8 @@ require() {
   grep -Eq -- "$pattern" "$file" || fail "$(basename "$file") lost: $what (/$pattern/)"
   printf '  ok  %-40s %s\n' "$what" "$(basename "$file")"
 }
-require "$DOCKERFILE" 'build stage FROM node:20-bookworm-slim' '^FROM[[:space:]]+node:20-bookworm-slim[[:space:]]+(AS|as)[[:space:]]+build[[:space:]]*$'
-require "$DOCKERFILE" 'runtime stage FROM node:20-bookworm-slim' '^FROM[[:space:]]+node:20-bookworm-slim[[:space:]]+(AS|as)[[:space:]]+runtime[[:space:]]*$'
+require "$DOCKERFILE" 'build stage FROM node:24-bookworm-slim' '^FROM[[:space:]]+node:24-bookworm-slim[[:space:]]+(AS|as)[[:space:]]+build[[:space:]]*$'
+require "$DOCKERFILE" 'runtime stage FROM node:24-bookworm-slim' '^FROM[[:space:]]+node:24-bookworm-slim[[:space:]]+(AS|as)[[:space:]]+runtime[[:space:]]*$'
 require "$DOCKERFILE" 'npm ci' '^RUN[[:space:]]+npm ci([[:space:]]|$)'
 require "$DOCKERFILE" 'npm run build' '^RUN[[:space:]]+npm run build'
 require "$DOCKERFILE" 'npm ci --omit=dev' '^RUN[[:space:]]+npm ci --omit=dev'
@@ -635,7 +635,20 @@ require "$COMPOSE_FILE" 'a named volume on /data' '^[[:space:]]+-[[:space:]]+[A-
 require "$COMPOSE_FILE" 'ports 4000:4000' '^[[:space:]]+-[[:space:]]+["'"'"']?4000:4000["'"'"']?[[:space:]]*$'
 require "$COMPOSE_FILE" 'restart: unless-stopped' '^[[:space:]]+restart:[[:space:]]+unless-stopped[[:space:]]*$'
 require "$COMPOSE_FILE" 'stop_grace_period' '^[[:space:]]+stop_grace_period:'
+require "$DOCKERFILE" 'HTTP_ADAPTER=fastify' 'HTTP_ADAPTER=fastify'
+require "$COMPOSE_FILE" 'HTTP_ADAPTER=fastify' '^[[:space:]]+-[[:space:]]+HTTP_ADAPTER=fastify[[:space:]]*$'
 recipe read "$work" "$DOCKERFILE" "$COMPOSE_FILE"
+
+# The image's Node major (FROM node:24-...): the RUN lines, the server and the health check run
+# on a Node of that major, the project's own devDependency (node_modules/.bin/node) when the
+# system one differs.
+image_major="$(sed -nE 's/^FROM[[:space:]]+node:([0-9]+)-.*[[:space:]]+(AS|as)[[:space:]]+runtime[[:space:]]*$/\1/p' "$DOCKERFILE")"
+node_major() { PATH="$1" node -p 'process.versions.node.split(".")[0]'; }
+image_path="$PATH"
+[ "$(node_major "$image_path")" = "$image_major" ] || image_path="$ROOT/node_modules/.bin:$PATH"
+[ "$(node_major "$image_path")" = "$image_major" ] ||
+  fail "no Node $image_major to stand for the image's (npm ci installs it in node_modules/.bin)"
+printf '  Node %s stands for the image'"'"'s node:%s\n' "$(PATH="$image_path" node --version)" "$image_major"
 
 # ---------------------------------------------------------------------------------------------
 step "2. build context: repository files less .dockerignore"
@@ -654,7 +667,7 @@ run_in_stage() {
     -u npm_lifecycle_script -u npm_node_execpath -u npm_package_json -u npm_package_name -u npm_package_version)
   printf '  $ %s\n' "$*"
   # exec: npm is this script's own child, so a SIGTERM to the script waits for it to end.
-  (cd "$work/stage-$stage" && exec env "${scrub[@]}" "${stage_env[@]}" "$@" </dev/null)
+  (cd "$work/stage-$stage" && exec env "${scrub[@]}" PATH="$image_path" "${stage_env[@]}" "$@" </dev/null)
 }
 
 mapfile -t stages < <(recipe stages "$work")
@@ -714,7 +727,7 @@ mkdir -p "$data_dir" "$work/home"
 container_env=()
 mapfile -d '' container_env < <(recipe runtime-env "$work")
 overrides=("PORT=$port" "HOST=127.0.0.1" "DATA_DIR=$data_dir")
-server_env=("PATH=$PATH" "HOME=$work/home" "${container_env[@]}" "${overrides[@]}")
+server_env=("PATH=$image_path" "HOME=$work/home" "${container_env[@]}" "${overrides[@]}")
 auth_token=""
 storage=""
 for entry in "${container_env[@]}"; do
