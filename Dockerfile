@@ -40,7 +40,9 @@ RUN mkdir -p /app /data && chown node:node /app /data
 WORKDIR /app
 USER node
 COPY --chown=node:node package.json package-lock.json ./
-RUN npm ci --omit=dev && npm cache clean --force
+# --omit=optional as well: npm keeps TypeScript, an optional peer of @nestjs/swagger (for its CLI
+# plugin), unless told; nothing at run time needs an optional dependency.
+RUN npm ci --omit=dev --omit=optional && npm cache clean --force
 COPY --chown=node:node --from=build /app/dist ./dist
 
 EXPOSE 4000

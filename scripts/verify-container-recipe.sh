@@ -8,7 +8,8 @@
 #      less the .dockerignore patterns, copied into a temp dir;
 #   3. walks each Dockerfile stage in order in its own temp dir (standing for its WORKDIR):
 #      COPY lines are replayed from the context or from an earlier stage's dir, and the RUN lines
-#      that install or build run as `npm ci`, `npm run build` and `npm ci --omit=dev` (with
+#      that install or build run as `npm ci`, `npm run build` and `npm ci --omit=dev
+#      --omit=optional` (with
 #      --prefer-offline); container-only RUN lines (mkdir/chown of /data) are reported and
 #      skipped;
 #   4. starts the Dockerfile's CMD in the runtime stage's dir, in a clean environment made of the
@@ -619,7 +620,7 @@ require "$DOCKERFILE" 'build stage FROM node:24-bookworm-slim' '^FROM[[:space:]]
 require "$DOCKERFILE" 'runtime stage FROM node:24-bookworm-slim' '^FROM[[:space:]]+node:24-bookworm-slim[[:space:]]+(AS|as)[[:space:]]+runtime[[:space:]]*$'
 require "$DOCKERFILE" 'npm ci' '^RUN[[:space:]]+npm ci([[:space:]]|$)'
 require "$DOCKERFILE" 'npm run build' '^RUN[[:space:]]+npm run build'
-require "$DOCKERFILE" 'npm ci --omit=dev' '^RUN[[:space:]]+npm ci --omit=dev'
+require "$DOCKERFILE" 'npm ci --omit=dev --omit=optional' '^RUN[[:space:]]+npm ci --omit=dev --omit=optional'
 require "$DOCKERFILE" 'SCARF_ANALYTICS=false' 'SCARF_ANALYTICS=false'
 require "$DOCKERFILE" 'NODE_ENV=production' 'NODE_ENV=production'
 require "$DOCKERFILE" 'COPY --chown=node:node' '^COPY[[:space:]]+--chown=node:node'
@@ -684,8 +685,8 @@ for stage in "${stages[@]}"; do
       continue
     fi
     case "$text" in
-      *"npm ci --omit=dev"*)
-        run_in_stage "$stage" npm ci --omit=dev --prefer-offline --no-audit --no-fund
+      *"npm ci --omit=dev --omit=optional"*)
+        run_in_stage "$stage" npm ci --omit=dev --omit=optional --prefer-offline --no-audit --no-fund
         ran_prod=$((ran_prod + 1))
         ;;
       *"npm ci"*)
@@ -709,7 +710,7 @@ for stage in "${stages[@]}"; do
   fi
   if [ "$stage" = "$final_stage" ]; then
     if [ "$ran_prod" -ne 1 ] || [ "$ran_ci" -ne 0 ]; then
-      fail "the runtime stage must install with npm ci --omit=dev only"
+      fail "the runtime stage must install with npm ci --omit=dev --omit=optional only"
     fi
   fi
 done

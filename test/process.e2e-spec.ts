@@ -2,6 +2,10 @@ import { http } from './support/http-client';
 import { runServerToExit, startServerProcess } from './support/server-process';
 
 describe('the server process', () => {
+  // Each test starts real processes: loading NestJS 12's ESM packages takes seconds on a busy
+  // machine, and the server's own start is bounded (server-process.ts) well below this.
+  jest.setTimeout(60_000);
+
   it('starts on the embedded default and logs one start line naming port, storage and endpoints', async () => {
     const server = await startServerProcess({});
     try {

@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
@@ -22,8 +22,10 @@ import { logsEveryRequest, requestId } from './request-id';
         const level = config.get('logLevel', { infer: true });
         const perRequest = logsEveryRequest(level);
         return {
-          // No routes: the pino-http middleware is not installed at all.
-          ...(perRequest ? {} : { forRoutes: [] }),
+          // No routes: the pino-http middleware is not installed at all. Every path otherwise,
+          // spelt out: nestjs-pino's default (`{/*splat}`) matches no request on NestJS 12's
+          // Fastify adapter.
+          forRoutes: perRequest ? [{ path: '/{*path}', method: RequestMethod.ALL }] : [],
           pinoHttp: {
             level,
             transport: config.get('logPretty', { infer: true })
