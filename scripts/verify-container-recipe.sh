@@ -9,9 +9,8 @@
 #   3. walks each Dockerfile stage in order in its own temp dir (standing for its WORKDIR):
 #      COPY lines are replayed from the context or from an earlier stage's dir, and the RUN lines
 #      that install or build run as `npm ci`, `npm run build` and `npm ci --omit=dev
-#      --omit=optional` (with
-#      --prefer-offline); container-only RUN lines (mkdir/chown of /data) are reported and
-#      skipped;
+#      --omit=optional` (with --prefer-offline), on a Node of the image's major;
+#      container-only RUN lines (mkdir/chown of /data) are reported and skipped;
 #   4. starts the Dockerfile's CMD in the runtime stage's dir, in a clean environment made of the
 #      runtime stage's ENV and docker-compose.yml's `environment:` entries (PORT, HOST and
 #      DATA_DIR are overridden: a free loopback port and a temp data dir);
