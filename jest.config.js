@@ -5,4 +5,8 @@ module.exports = {
   testRegex: '.*\\.(spec|e2e-spec)\\.ts$',
   transform: { '^.+\\.ts$': ['@swc/jest'] },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  // Jest's default of 5 s per test is a speed assertion in disguise on the shared 2-core
+  // machines: CPU-bound tests (a recovery per cut byte, power-loss replays) take seconds there.
+  // Tests that wait on real time keep their own, tighter bounds.
+  testTimeout: 30_000,
 };
