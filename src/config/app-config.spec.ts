@@ -12,6 +12,7 @@ describe('parseConfig', () => {
       storage: 'memory',
       maxKeyBytes: 1024,
       maxValueBytes: 1024 * 1024,
+      maxBufferedBytes: 64 * 1024 * 1024,
       sweepIntervalMs: 1000,
       corsOrigin: '*',
       logLevel: 'info',
@@ -49,6 +50,11 @@ describe('parseConfig', () => {
     [{ AUTH_TOKEN: 'has space' }, 'AUTH_TOKEN must be a non-empty token'],
     [{ AUTH_TOKEN: 'a', AUTH_TOKEN_FILE: '/x' }, 'set AUTH_TOKEN or AUTH_TOKEN_FILE, not both'],
     [{ AUTH_TOKEN_FILE: '/nonexistent/token' }, 'AUTH_TOKEN_FILE cannot be read'],
+    [{ MAX_BUFFERED_BYTES: '1k' }, 'MAX_BUFFERED_BYTES must be an integer'],
+    [
+      { MAX_BUFFERED_BYTES: '2097152', MAX_VALUE_BYTES: '2097152' },
+      'MAX_BUFFERED_BYTES (2097152) must be larger than MAX_VALUE_BYTES (2097152)',
+    ],
   ])('refuses %j, naming the variable', (environment, message) => {
     expect(() => parseConfig(environment)).toThrow(ConfigError);
     expect(() => parseConfig(environment)).toThrow(message);

@@ -60,6 +60,12 @@ const environmentSchema = z.object({
   RECOVER_TRUNCATE: flag('RECOVER_TRUNCATE', false),
   MAX_KEY_BYTES: integer('MAX_KEY_BYTES', 1, 65536, 1024),
   MAX_VALUE_BYTES: integer('MAX_VALUE_BYTES', 2, 512 * 1024 * 1024, 1024 * 1024),
+  MAX_BUFFERED_BYTES: integer(
+    'MAX_BUFFERED_BYTES',
+    65536,
+    Number.MAX_SAFE_INTEGER,
+    64 * 1024 * 1024,
+  ),
   SWEEP_INTERVAL_MS: integer('SWEEP_INTERVAL_MS', 10, 3_600_000, 1000),
   CORS_ORIGIN: text('*'),
   LOG_LEVEL: choice('LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -87,6 +93,8 @@ export interface AppConfig {
   readonly recoverTruncate: boolean;
   readonly maxKeyBytes: number;
   readonly maxValueBytes: number;
+  /** Bytes held for slow clients: bodies still arriving, answers not yet read (BufferBudget). */
+  readonly maxBufferedBytes: number;
   readonly sweepIntervalMs: number;
   readonly corsOrigin: string;
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -116,6 +124,13 @@ export function parseConfig(environment: Record<string, string | undefined>): Ap
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   const env = parsed.data;
+  // A body is reserved whole: a budget below the largest body would refuse every such body.
+  if (env.MAX_BUFFERED_BYTES <= env.MAX_VALUE_BYTES) {
+    throw new ConfigError(
+      `Invalid configuration: MAX_BUFFERED_BYTES (${env.MAX_BUFFERED_BYTES}) must be larger ` +
+        `than MAX_VALUE_BYTES (${env.MAX_VALUE_BYTES})`,
+    );
+  }
   return {
     port: env.PORT,
     host: env.HOST,
@@ -128,6 +143,7 @@ export function parseConfig(environment: Record<string, string | undefined>): Ap
     recoverTruncate: env.RECOVER_TRUNCATE,
     maxKeyBytes: env.MAX_KEY_BYTES,
     maxValueBytes: env.MAX_VALUE_BYTES,
+    maxBufferedBytes: env.MAX_BUFFERED_BYTES,
     sweepIntervalMs: env.SWEEP_INTERVAL_MS,
     corsOrigin: env.CORS_ORIGIN,
     logLevel: env.LOG_LEVEL,

@@ -1,14 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
-import { createServer, ServerOptions } from 'node:http';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig } from '../config/app-config';
 import { ResponseObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
 import { securityHeaders } from './security-headers';
-import { serverOptions } from './server-options';
+import { createHttpServer } from './server-options';
 
 export function createExpressAdapter(config: AppConfig): ExpressAdapter {
-  const adapter = new TimedExpressAdapter(serverOptions(config));
+  const adapter = new TimedExpressAdapter(config);
   // The store sends its own ETag (the key's revision); Express's would hash every body.
   adapter.set('etag', false);
   adapter.disable('x-powered-by');
@@ -16,12 +15,12 @@ export function createExpressAdapter(config: AppConfig): ExpressAdapter {
 }
 
 class TimedExpressAdapter extends ExpressAdapter {
-  constructor(private readonly serverOptions: ServerOptions) {
+  constructor(private readonly config: AppConfig) {
     super();
   }
 
   override initHttpServer(): void {
-    this.httpServer = createServer(this.serverOptions, this.getInstance());
+    this.httpServer = createHttpServer(this.config, this.getInstance());
   }
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
-import { createServer, RequestListener } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { toHttpError } from '../common/filters/http-error';
 import { AppConfig } from '../config/app-config';
@@ -8,7 +8,7 @@ import { orderPipelinedRequests } from './pipelined-requests';
 import { ResponseObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
 import { securityHeaders } from './security-headers';
-import { serverOptions } from './server-options';
+import { createHttpServer } from './server-options';
 
 export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter {
   const adapter: WildcardFastifyAdapter = new WildcardFastifyAdapter({
@@ -16,7 +16,7 @@ export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter 
     // When requests are logged, pino-http takes Fastify's id for them: make it the caller's
     // X-Request-Id when fit to log, else a UUID. Otherwise nothing reads it: keep the counter.
     ...(logsEveryRequest(config.logLevel) && { genReqId: requestId }),
-    serverFactory: (handler: RequestListener) => createServer(serverOptions(config), handler),
+    serverFactory: (handler: RequestListener) => createHttpServer(config, handler),
     // Malformed URLs and bodies are answered in the application's own error format, before any
     // hook has run.
     frameworkErrors: (error: unknown, _request: FastifyRequest, reply: FastifyReply) => {

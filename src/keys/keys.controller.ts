@@ -1,5 +1,18 @@
-import { Body, Controller, Delete, Get, Header, Put, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Header,
+  Put,
+  Query,
+  Req,
+  Res,
+  StreamableFile,
+} from '@nestjs/common';
+import type { Socket } from 'node:net';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { bufferBudgetOf } from '../http/buffer-budget';
 import { InvalidArgumentError } from '../kv/kv.errors';
 import { KeyListing, KvService, KvStats } from '../kv/kv.service';
 import {
@@ -27,6 +40,7 @@ import {
   ApiPutTtl,
   ApiStats,
 } from './keys.openapi';
+import { streamedListing } from './listing-stream';
 import { PathKey } from './path-key';
 import { parseFlag, parseInteger, parseSeconds, parseText } from './query-params';
 
@@ -100,15 +114,22 @@ export class KeysController {
   @Get('keys')
   @ApiListKeys()
   async list(
+    @Req() request: { readonly socket: Socket },
     @Query('pattern') pattern?: unknown,
     @Query('limit') limit?: unknown,
     @Query('cursor') cursor?: unknown,
-  ): Promise<KeyListing> {
-    return this.kv.listKeys({
+  ): Promise<KeyListing | StreamableFile> {
+    const query = {
       pattern: parseText('pattern', pattern),
       limit: parseInteger('limit', limit),
       cursor: parseText('cursor', cursor),
-    });
+    };
+    // The classic unpaged listing can be as large as the store: streamed, not one string.
+    if (query.limit === undefined && query.cursor === undefined) {
+      const hold = bufferBudgetOf(request.socket)?.holdFor(request.socket);
+      return streamedListing(this.kv.listAllKeys(query.pattern), hold);
+    }
+    return this.kv.listKeys(query);
   }
 
   @Get(TTL_ROUTE)

@@ -38,7 +38,7 @@ const ERRORS: Record<number, string> = {
   412: 'If-Match / If-None-Match failed; body has the current modRevision',
   413: 'Body larger than MAX_VALUE_BYTES',
   414: 'Key longer than MAX_KEY_BYTES',
-  503: 'Storage cannot take writes now (disk full, I/O error)',
+  503: 'Storage cannot take writes now (disk full, I/O error), or the memory for slow clients (MAX_BUFFERED_BYTES) is in use',
 };
 
 export const ApiErrors = (...statuses: number[]) =>
@@ -151,12 +151,18 @@ export const ApiListKeys = () =>
   applyDecorators(
     ApiOperation({
       summary: 'List keys in insertion order',
-      description: 'Without limit: every key and totalKeys. With limit: a page and nextCursor.',
+      description:
+        'Without limit: every key and totalKeys, streamed (503 when the memory for slow ' +
+        'clients, MAX_BUFFERED_BYTES, is in use). With limit: a page and nextCursor; a page ' +
+        'examines at most max(10 x limit, 1000) keys, so it may hold fewer keys, even none, ' +
+        'with a nextCursor to follow.',
     }),
     ApiQuery({
       name: 'pattern',
       required: false,
-      description: 'Redis glob: * ? [abc] [a-z] [^a] \\x',
+      description:
+        'Redis glob: * ? [abc] [a-z] [^a] \\x. A run after * that is not all literal may ' +
+        "cost at most 32 (1 per character or '?', a class its members), else 400.",
     }),
     ApiQuery({ name: 'limit', required: false, description: '1 to 10000: page size' }),
     ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' }),
@@ -172,7 +178,7 @@ export const ApiListKeys = () =>
         },
       },
     }),
-    ApiErrors(400, 401),
+    ApiErrors(400, 401, 503),
   );
 
 const TTL_VIEW = {

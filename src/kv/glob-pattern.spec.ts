@@ -306,6 +306,48 @@ describe('GlobPattern', () => {
     });
   });
 
+  describe('reports its search cost: steps per key character at most', () => {
+    it.each([
+      ['exact', 1],
+      ['prefix*', 1],
+      ['*' + 'a'.repeat(300) + 'b', 1],
+      ['a*b*c' + 'x'.repeat(100), 1],
+      ['?'.repeat(500), 1],
+      ['[abc]'.repeat(50) + '*', 1],
+      ['*?', 1],
+      ['*a?c', 3],
+      ['*[a-z0-9_]x*??', 4],
+      ['*' + '?'.repeat(40) + '*a', 40],
+      ['x*[abcdef]?*', 7],
+    ])('%j costs %d', (pattern, cost) => {
+      expect(GlobPattern.compile(pattern).searchCost).toBe(cost);
+    });
+  });
+
+  it('matches runs of literals between stars at their leftmost place', () => {
+    const cases: Array<[string, string, boolean]> = [
+      ['*ab*ab', 'abab', true],
+      ['ab*ab', 'ab', false],
+      ['ab*ba', 'aba', false],
+      ['ab*ba', 'abba', true],
+      ['*a*a*', 'a', false],
+      ['*a*a*', 'aa', true],
+      ['a*b*c', 'a_c_b_c', true],
+      ['a*b*c', 'a_c_c', false],
+      ['*', '', true],
+      ['**x', 'x', true],
+      ['*😀*', 'a😀b', true],
+    ];
+    for (const [pattern, key, expected] of cases) {
+      expect({ pattern, key, match: matches(pattern, key) }).toEqual({
+        pattern,
+        key,
+        match: expected,
+      });
+      expect(reference(pattern, key)).toBe(expected);
+    }
+  });
+
   it('keeps the source pattern', () => {
     expect(GlobPattern.compile('user:*').source).toBe('user:*');
   });

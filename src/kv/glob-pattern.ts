@@ -32,8 +32,12 @@
  * - There is no nesting limit: Redis gives up (no match) after 1000 nested stars, so it says that
  *   `*?` repeated 50,000 times does not match 50,000 characters. It does, and here it is found.
  *
- * Matching only ever backs up to the latest `*`, whatever the pattern: time is
- * O(key length x pattern length), and no regular expression is built from user text.
+ * Matching only ever backs up to the latest `*`, whatever the pattern, and no regular expression
+ * is built from user text. A pattern of literals and stars only is matched with the engine's
+ * string searches (linear in the key). Any other pattern is matched token by token, and a
+ * failure after a star retries the tokens from that star to the next one at the following key
+ * position: one key costs at most its length x {@link GlobPattern.searchCost} steps, plus one
+ * pass over the tokens before the first star.
  */
 
 export class InvalidPatternError extends Error {
@@ -52,6 +56,12 @@ export class GlobPattern {
   private constructor(
     readonly source: string,
     private readonly test: (key: string) => boolean,
+    /**
+     * Steps the matcher may take per key character: the most a retry after a star can cost
+     * (the tokens up to the next star, a class counting its members), 1 for patterns matched
+     * with string searches or without a star. A caller bounds its work with it.
+     */
+    readonly searchCost: number,
   ) {}
 
   static compile(pattern: string): GlobPattern {
@@ -60,15 +70,19 @@ export class GlobPattern {
     // operations instead of walking the key character by character.
     if (tokens.every(isPlainLiteral)) {
       const literal = joinLiterals(tokens);
-      return new GlobPattern(pattern, (key) => key === literal);
+      return new GlobPattern(pattern, (key) => key === literal, 1);
     }
     const last = tokens.length - 1;
     const head = tokens.slice(0, last);
     if (tokens[last].kind === 'star' && head.every(isPlainLiteral)) {
       const prefix = joinLiterals(head);
-      return new GlobPattern(pattern, (key) => key.startsWith(prefix));
+      return new GlobPattern(pattern, (key) => key.startsWith(prefix), 1);
     }
-    return new GlobPattern(pattern, (key) => matchTokens(tokens, key));
+    if (tokens.every((token) => token.kind === 'star' || isPlainLiteral(token))) {
+      const segments = literalSegments(tokens);
+      return new GlobPattern(pattern, (key) => matchSegments(segments, key), 1);
+    }
+    return new GlobPattern(pattern, (key) => matchTokens(tokens, key), retryCost(tokens));
   }
 
   matches(key: string): boolean {
@@ -166,6 +180,53 @@ function matchTokens(tokens: readonly Token[], key: string): boolean {
   // The key is used up: only a (collapsed) trailing star may remain.
   if (t < tokens.length && tokens[t].kind === 'star') t++;
   return t === tokens.length;
+}
+
+/** The literal runs between the stars (first and last possibly empty). */
+function literalSegments(tokens: readonly Token[]): string[] {
+  const segments = [''];
+  for (const token of tokens) {
+    if (token.kind === 'star') segments.push('');
+    else segments[segments.length - 1] += (token as LiteralToken).char;
+  }
+  return segments;
+}
+
+/**
+ * `first*middle*...*last`: the first run anchors at the start, the last at the end, and each
+ * middle run is taken at its leftmost place after the one before, which leaves the most room
+ * for the rest; no later choice can match where the leftmost one fails. Each search starts
+ * where the previous run ended, so the key is read a bounded number of times.
+ */
+function matchSegments(segments: readonly string[], key: string): boolean {
+  const first = segments[0];
+  const last = segments[segments.length - 1];
+  const end = key.length - last.length;
+  if (end < first.length || !key.startsWith(first) || !key.endsWith(last)) return false;
+  let at = first.length;
+  for (let i = 1; i < segments.length - 1; i++) {
+    const found = key.indexOf(segments[i], at);
+    if (found < 0 || found + segments[i].length > end) return false;
+    at = found + segments[i].length;
+  }
+  return true;
+}
+
+/** The costliest run of tokens a retry after a star walks again: see {@link GlobPattern.searchCost}. */
+function retryCost(tokens: readonly Token[]): number {
+  let worst = 1;
+  let run = 0;
+  let afterStar = false;
+  for (const token of tokens) {
+    if (token.kind === 'star') {
+      afterStar = true;
+      run = 0;
+    } else if (afterStar) {
+      run += token.kind === 'class' ? Math.max(1, token.ranges.length) : 1;
+      worst = Math.max(worst, run);
+    }
+  }
+  return worst;
 }
 
 function matchesChar(token: Exclude<Token, { kind: 'star' }>, char: string): boolean {

@@ -6,6 +6,7 @@ import {
   KeyTooLongError,
   PreconditionFailedError,
 } from './kv.errors';
+import { MAX_PATTERN_SEARCH_COST, PAGE_MATCH_STEPS, SCAN_MIN_KEYS, SLICE_KEYS } from './kv.service';
 import { createKvService } from './testing/create-kv-service';
 
 /** A repository double that records what the service asks of it. */
@@ -14,7 +15,6 @@ function fakeStorage(outcome: WriteOutcome = { ok: false, current: null }) {
     get: jest.fn().mockResolvedValue(undefined),
     write: jest.fn().mockResolvedValue(outcome),
     scan: jest.fn().mockResolvedValue({ keys: ['a'], next: null }),
-    listKeys: jest.fn().mockResolvedValue(['a', 'b']),
     stats: jest.fn().mockResolvedValue({
       liveKeys: 2,
       storedKeys: 3,
@@ -121,8 +121,71 @@ describe('KvService', () => {
 
   describe('listing', () => {
     it('lists everything with a count when no limit is given', async () => {
-      const { kv } = createKvService({ storage: fakeStorage() });
-      expect(await kv.listKeys({})).toEqual({ totalKeys: 2, keys: ['a', 'b'] });
+      const { kv } = createKvService();
+      for (const key of ['a', 'b', 'c']) await kv.put(key, '1');
+      expect(await kv.listKeys({})).toEqual({ totalKeys: 3, keys: ['a', 'b', 'c'] });
+      expect(await kv.listKeys({ pattern: '[ac]' })).toEqual({ totalKeys: 2, keys: ['a', 'c'] });
+    });
+
+    it('assembles the unpaged listing in slices of SLICE_KEYS keys examined', async () => {
+      const { kv } = createKvService();
+      const keys = Array.from({ length: SLICE_KEYS * 2 + 1 }, (_, i) => `k${i}`);
+      for (const key of keys) await kv.put(key, '1');
+      const slices: string[][] = [];
+      for await (const slice of kv.listAllKeys()) slices.push(slice);
+      expect(slices.map((slice) => slice.length)).toEqual([SLICE_KEYS, SLICE_KEYS, 1]);
+      expect(slices.flat()).toEqual(keys);
+    });
+
+    it('examines at most max(limit x 10, 1000) keys per page, matching or not', async () => {
+      const { kv } = createKvService();
+      for (let i = 0; i < 2500; i++) await kv.put(`miss${i}`, '1');
+      await kv.put('hit', '1');
+      const pages: string[][] = [];
+      let cursor: string | null | undefined;
+      do {
+        const page = await kv.listKeys({ limit: 1, pattern: 'h*t', cursor: cursor ?? undefined });
+        pages.push(page.keys);
+        cursor = page.nextCursor;
+      } while (cursor !== null && pages.length < 10);
+      expect(pages).toEqual([[], [], ['hit']]);
+      // limit x 10 when that is more: 150 keys examined per page of 15.
+      const wide = await kv.listKeys({ limit: 15, pattern: 'nomatch*x' });
+      expect(wide.keys).toEqual([]);
+      const second = await kv.listKeys({ limit: 150, pattern: '*', cursor: wide.nextCursor! });
+      expect(second.keys[0]).toBe(`miss${SCAN_MIN_KEYS}`);
+    });
+
+    it('bounds the key characters a costly pattern examines per page', async () => {
+      const { kv } = createKvService();
+      const long = 'a'.repeat(1000);
+      for (let i = 0; i < 200; i++) await kv.put(`${long}${String(i).padStart(3, '0')}`, '1');
+      const pattern = '*' + '?'.repeat(MAX_PATTERN_SEARCH_COST - 1) + 'b';
+      const page = await kv.listKeys({ limit: 10, pattern });
+      expect(page.keys).toEqual([]);
+      expect(page.nextCursor).not.toBeNull();
+      const charsPerPage = Math.floor(PAGE_MATCH_STEPS / MAX_PATTERN_SEARCH_COST);
+      const next = await kv.listKeys({ limit: 10, pattern: '*', cursor: page.nextCursor! });
+      // The first page stopped after the key that crossed its budget of characters.
+      expect(next.keys[0]).toBe(
+        `${long}${String(Math.ceil(charsPerPage / 1003)).padStart(3, '0')}`,
+      );
+    });
+
+    it('refuses a pattern whose matching cost is unbounded, to listings and watchers alike', async () => {
+      const { kv } = createKvService();
+      const costly = '*' + '?'.repeat(MAX_PATTERN_SEARCH_COST) + 'b';
+      await expect(kv.listKeys({ pattern: costly })).rejects.toThrow(
+        /^Pattern too costly to match: a run after '\*' counts 33 /,
+      );
+      await expect(kv.listKeys({ pattern: costly, limit: 1 })).rejects.toBeInstanceOf(
+        InvalidArgumentError,
+      );
+      expect(() => kv.watch({ pattern: costly })).toThrow(InvalidArgumentError);
+      // Long literal runs are matched with string searches, whatever their length.
+      const literal = '*' + 'a'.repeat(512) + 'b';
+      expect(await kv.listKeys({ pattern: literal })).toEqual({ totalKeys: 0, keys: [] });
+      kv.watch({ pattern: literal }).close();
     });
 
     it('pages with a cursor and counts live keys only without a pattern', async () => {

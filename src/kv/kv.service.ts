@@ -1,10 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { setImmediate } from 'node:timers/promises';
 import { CLOCK, Clock } from '../clock/clock';
 import { ChangeStream } from '../changes/change-stream';
 import { ChangeSubscription } from '../changes/change-subscription';
 import { AppConfig } from '../config/app-config';
 import {
+  ScanPosition,
+  ScanRequest,
   STORAGE_REPOSITORY,
   StorageHealth,
   StorageRepository,
@@ -81,6 +84,24 @@ export interface KvStats {
 }
 
 export const MAX_PAGE_SIZE = 10_000;
+
+/**
+ * The work of one page of `GET /keys?limit=N`, as Redis SCAN's COUNT: it examines at most
+ * max(N x SCAN_KEYS_PER_RESULT, SCAN_MIN_KEYS) keys, matching or not, and hands patterns at
+ * most PAGE_MATCH_STEPS / searchCost key characters; then it ends, with fewer matches (even
+ * none) and a cursor. The unpaged listing runs in slices of the same kind, SLICE_KEYS keys each.
+ */
+export const SCAN_KEYS_PER_RESULT = 10;
+export const SCAN_MIN_KEYS = 1000;
+export const PAGE_MATCH_STEPS = 2_000_000;
+export const SLICE_KEYS = 1000;
+
+/**
+ * The costliest pattern accepted, in matcher steps per key character (GlobPattern.searchCost):
+ * matching one key then costs at most 32 x its length, for listings and for every watcher on
+ * every write alike.
+ */
+export const MAX_PATTERN_SEARCH_COST = 32;
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 60 * 60;
 
 // C0 controls and DEL would corrupt log lines, headers and terminals that print keys.
@@ -147,14 +168,15 @@ export class KvService {
   }
 
   async listKeys(query: ListQuery): Promise<KeyListing> {
-    const match = query.pattern === undefined ? undefined : compilePattern(query.pattern);
     if (query.limit === undefined) {
       if (query.cursor !== undefined) {
         throw new InvalidArgumentError('cursor needs limit: pass the limit of the first page');
       }
-      const keys = await this.storage.listKeys(match);
+      const keys: string[] = [];
+      for await (const slice of this.listAllKeys(query.pattern)) keys.push(...slice);
       return { totalKeys: keys.length, keys };
     }
+    const pattern = query.pattern === undefined ? undefined : compilePattern(query.pattern);
     if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > MAX_PAGE_SIZE) {
       throw new InvalidArgumentError(`limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
     }
@@ -162,11 +184,35 @@ export class KvService {
       query.cursor === undefined
         ? undefined
         : decodeCursor(query.cursor, this.storage.currentRevision());
-    const page = await this.storage.scan({ from, limit: query.limit, match });
+    const page = await this.storage.scan({
+      from,
+      limit: query.limit,
+      ...scanWork(pattern, Math.max(query.limit * SCAN_KEYS_PER_RESULT, SCAN_MIN_KEYS)),
+    });
     const nextCursor = page.next === null ? null : encodeCursor(page.next);
-    if (match !== undefined) return { keys: page.keys, nextCursor };
+    if (pattern !== undefined) return { keys: page.keys, nextCursor };
     const { liveKeys } = await this.storage.stats();
     return { totalKeys: liveKeys, keys: page.keys, nextCursor };
+  }
+
+  /**
+   * Every live key (or every match), in insertion order, as slices of bounded work with a turn
+   * of the event loop between them, so that other requests are served while a big listing is
+   * assembled. The listing is that of a cursor iteration: every key present throughout appears
+   * once, keys created after it began do not. Errors (a malformed pattern) come with the first
+   * slice.
+   */
+  async *listAllKeys(pattern?: string): AsyncGenerator<string[]> {
+    const compiled = pattern === undefined ? undefined : compilePattern(pattern);
+    const work = scanWork(compiled, SLICE_KEYS);
+    let from: ScanPosition | undefined;
+    for (;;) {
+      const page = await this.storage.scan({ from, limit: Number.MAX_SAFE_INTEGER, ...work });
+      yield page.keys;
+      if (page.next === null) return;
+      from = page.next;
+      await setImmediate();
+    }
   }
 
   /** Removes up to `limit` expired keys through the storage's write path; returns how many. */
@@ -185,7 +231,8 @@ export class KvService {
     if (fromRevision !== undefined && !(Number.isSafeInteger(fromRevision) && fromRevision >= 0)) {
       throw new InvalidArgumentError('fromRevision must be a revision: an integer from 0');
     }
-    const match = query.pattern === undefined ? undefined : compilePattern(query.pattern);
+    const pattern = query.pattern === undefined ? undefined : compilePattern(query.pattern);
+    const match = pattern === undefined ? undefined : (key: string) => pattern.matches(key);
     return this.changes.subscribe({ fromRevision, match });
   }
 
@@ -235,12 +282,34 @@ export class KvService {
   }
 }
 
-function compilePattern(pattern: string): (key: string) => boolean {
+/** Compiles a pattern for listing or watching, refusing one whose matching cost is unbounded. */
+function compilePattern(pattern: string): GlobPattern {
+  let glob: GlobPattern;
   try {
-    const glob = GlobPattern.compile(pattern);
-    return (key) => glob.matches(key);
+    glob = GlobPattern.compile(pattern);
   } catch (error) {
     if (error instanceof InvalidPatternError) throw new InvalidArgumentError(error.message);
     throw error;
   }
+  if (glob.searchCost > MAX_PATTERN_SEARCH_COST) {
+    throw new InvalidArgumentError(
+      `Pattern too costly to match: a run after '*' counts ${glob.searchCost} (1 per ` +
+        `character or '?', a class its members; at most ${MAX_PATTERN_SEARCH_COST} when the ` +
+        `pattern has '?' or a class); shorten the run or split it with '*'`,
+    );
+  }
+  return glob;
+}
+
+/** The match and the work bounds of one scan; see SCAN_KEYS_PER_RESULT. */
+function scanWork(
+  pattern: GlobPattern | undefined,
+  maxExamined: number,
+): Pick<ScanRequest, 'match' | 'maxExamined' | 'maxMatchedChars'> {
+  if (pattern === undefined) return { maxExamined };
+  return {
+    match: (key) => pattern.matches(key),
+    maxExamined,
+    maxMatchedChars: Math.floor(PAGE_MATCH_STEPS / pattern.searchCost),
+  };
 }

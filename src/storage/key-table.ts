@@ -144,13 +144,24 @@ export class KeyTable {
     }
   }
 
-  scan({ from, limit, match }: ScanRequest): ScanPage {
+  scan(request: ScanRequest): ScanPage {
+    const { from, limit, match } = request;
+    const { maxExamined = Infinity, maxMatchedChars = Infinity } = request;
     const snapshotRevision = from?.snapshotRevision ?? this.revision;
     const now = this.clock.now();
     const keys: string[] = [];
     let lastVisited = from?.afterCreateRevision ?? 0;
+    let examined = 0;
+    let matchedChars = 0;
     for (const [createRevision, key] of this.order.after(lastVisited)) {
       if (createRevision > snapshotRevision) break;
+      // The work is spent: continue from the last key examined (at least one was, so the
+      // iteration always advances).
+      if (examined > 0 && (examined >= maxExamined || matchedChars >= maxMatchedChars)) {
+        return { keys, next: { snapshotRevision, afterCreateRevision: lastVisited } };
+      }
+      examined++;
+      if (match) matchedChars += key.length;
       if (this.isExpired(this.entries.get(key)!, now) || (match && !match(key))) {
         lastVisited = createRevision;
         continue;

@@ -86,6 +86,13 @@ export interface ScanRequest {
   /** Most keys to return. */
   readonly limit: number;
   readonly match?: (key: string) => boolean;
+  /**
+   * Most keys the page examines, matching or not (Redis SCAN's COUNT). Once reached, the page
+   * ends with the keys found so far, possibly none, and a position to continue from.
+   */
+  readonly maxExamined?: number;
+  /** Most key characters the page hands to `match`; reached, the page ends as for maxExamined. */
+  readonly maxMatchedChars?: number;
 }
 
 export interface ScanPage {

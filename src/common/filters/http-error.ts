@@ -1,5 +1,6 @@
 import { HttpException, ServiceUnavailableException } from '@nestjs/common';
 import { AuthenticationError } from '../../auth/authentication.error';
+import { BufferBudgetFullError } from '../../http/buffer-budget';
 import {
   InvalidArgumentError,
   InvalidJsonError,
@@ -57,6 +58,9 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
   }
   if (exception instanceof StorageUnavailableError) {
     return { status: 503, body: { error: `Storage unavailable: ${exception.message}` } };
+  }
+  if (exception instanceof BufferBudgetFullError) {
+    return { status: 503, body: { error: exception.message }, headers: { 'Retry-After': '1' } };
   }
   if (exception instanceof AuthenticationError) {
     return {
