@@ -110,12 +110,13 @@ describe.each(HTTP_ADAPTERS)('1 MiB values in a 256 MiB heap (%s, real process)'
     dataDir = undefined;
   });
 
-  it('survives 500 PUTs of 1 MiB to one key, 4 at a time, with the watch history bounded', async () => {
+  it('survives 400 PUTs of 1 MiB to one key, 4 at a time, with the watch history bounded', async () => {
+    const PUTS = 400;
     server = await startServerProcess({ HTTP_ADAPTER: adapter, ...SMALL_HEAP });
     const { url } = server;
     const acknowledged: Array<{ revision: number; tag: string }> = [];
     const failures: string[] = [];
-    await inParallel(500, 4, async (i) => {
+    await inParallel(PUTS, 4, async (i) => {
       const tag = `put-${i}`;
       const answer = await http(url, 'PUT', '/key/big', mebibyteValue(tag)).catch(
         (error: Error) => ({ status: error.message, headers: new Headers() }),
@@ -126,11 +127,14 @@ describe.each(HTTP_ADAPTERS)('1 MiB values in a 256 MiB heap (%s, real process)'
         failures.push(String(answer.status));
       }
     });
-    expect(failures).toEqual([]);
-    expect(alive(server)).toBe(true);
+    // Before issue 11 the process died of "JavaScript heap out of memory" after about 220.
+    expect({ alive: alive(server), failures: failures.length }).toEqual({
+      alive: true,
+      failures: 0,
+    });
     // The last value is the one acknowledged with the highest revision.
     const last = acknowledged.reduce((a, b) => (b.revision > a.revision ? b : a));
-    expect(last.revision).toBe(500);
+    expect(last.revision).toBe(PUTS);
     const read = await http(url, 'GET', '/key/big');
     expect(read.status).toBe(200);
     expect(read.text.startsWith(`{"key":"big","value":"${last.tag}:x`)).toBe(true);
@@ -146,7 +150,7 @@ describe.each(HTTP_ADAPTERS)('1 MiB values in a 256 MiB heap (%s, real process)'
     const replay = await http(url, 'GET', '/watch?fromRevision=1');
     expect(replay.status).toBe(410);
     const { oldestRevision } = replay.json as { oldestRevision: number };
-    expect(oldestRevision).toBeGreaterThan(500 - Math.ceil(historyLimit / MIB));
+    expect(oldestRevision).toBeGreaterThan(PUTS - Math.ceil(historyLimit / MIB));
     expect(Number(/^kv_data_bytes (\d+)$/m.exec(metrics)?.[1])).toBe(
       ENTRY_OVERHEAD_BYTES + 3 + MIB,
     );
