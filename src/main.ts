@@ -21,7 +21,8 @@ async function bootstrap(config: AppConfig): Promise<void> {
   const url = `http://${config.host}:${port}`;
   new Logger('kvstore').log(
     `kvstore listening on ${url} (storage: ${config.storage}, http: ${config.httpAdapter}, ` +
-      `node: ${process.version}); ` +
+      `node: ${process.version}, MAX_DATA_BYTES: ${config.maxDataBytes} of a ` +
+      `${config.heapLimitBytes}-byte heap); ` +
       'endpoints: PUT|GET|DELETE /key/{key}, GET /keys, GET|PUT /ttl/{key}, GET /stats, ' +
       `GET /health, GET /health/ready${config.metricsEnabled ? ', GET /metrics' : ''}`,
   );

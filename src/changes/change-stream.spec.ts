@@ -1,9 +1,16 @@
 import { Change } from '../storage/storage.repository';
 import { ChangeStream, ChangeStreamOptions } from './change-stream';
 import { RevisionCompactedError, SubscriberOverflowError } from './change-stream.errors';
+import { changeSize } from './change-size';
 import { ChangeSubscription } from './change-subscription';
 
-const put = (revision: number, key = `k${revision}`): Change => ({
+/** A put with a 10 KB value. */
+const large = (revision: number, key: string): Change => ({
+  ...put(revision, key),
+  value: JSON.stringify('x'.repeat(10_000)),
+});
+
+const put = (revision: number, key = `k${revision}`): Extract<Change, { op: 'put' }> => ({
   op: 'put',
   revision,
   key,
@@ -14,7 +21,14 @@ const put = (revision: number, key = `k${revision}`): Change => ({
 });
 
 function stream(options: Partial<ChangeStreamOptions> = {}) {
-  return new ChangeStream({ historySize: 100, maxQueued: 100, startRevision: 0, ...options });
+  return new ChangeStream({
+    historySize: 100,
+    historyBytes: 1e9,
+    maxQueued: 100,
+    maxQueuedBytes: 1e9,
+    startRevision: 0,
+    ...options,
+  });
 }
 
 /** Publishes puts for revisions from..to, one write each. */
@@ -145,6 +159,60 @@ describe('ChangeStream', () => {
       publishRange(changes, 1, 3);
       changes.publish([put(4)]);
       await expect(subscription.next()).rejects.toEqual(new SubscriberOverflowError(1));
+    });
+
+    it('is cut off once the changes waiting take more than maxQueuedBytes', async () => {
+      const size = changeSize(large(1, 'a'));
+      const changes = stream({ maxQueuedBytes: 2 * size });
+      const slow = changes.subscribe();
+      const other = changes.subscribe({ match: (key) => key === 'b' });
+      changes.publish([large(1, 'a')]);
+      changes.publish([large(2, 'a')]);
+      expect(changes.subscriberCount).toBe(2);
+      changes.publish([large(3, 'a')]);
+      expect(changes.subscriberCount).toBe(1);
+      await expect(slow.next()).rejects.toEqual(new SubscriberOverflowError(1));
+      expect(await drain(other)).toEqual([]);
+    });
+
+    it('may always fall one change behind, however large', async () => {
+      const changes = stream({ maxQueuedBytes: 1024 });
+      const subscription = changes.subscribe();
+      changes.publish([large(1, 'a')]);
+      expect(changes.subscriberCount).toBe(1);
+      expect((await subscription.next()).value.revision).toBe(1);
+      changes.publish([large(2, 'a')]);
+      expect((await subscription.next()).value.revision).toBe(2);
+    });
+
+    it('frees the bytes of what it read', async () => {
+      const changes = stream({ maxQueuedBytes: 2 * changeSize(large(1, 'a')) });
+      const subscription = changes.subscribe();
+      for (let revision = 1; revision <= 10; revision += 2) {
+        changes.publish([large(revision, 'a')]);
+        changes.publish([large(revision + 1, 'a')]);
+        expect((await subscription.next()).value.revision).toBe(revision);
+        expect((await subscription.next()).value.revision).toBe(revision + 1);
+      }
+    });
+
+    it('is cut off when a large change pushes several it has not read out of the history', async () => {
+      const changes = stream({ historyBytes: 3 * changeSize(put(1)) });
+      const subscription = changes.subscribe({ fromRevision: 1 });
+      publishRange(changes, 1, 3);
+      expect(changes.oldestRevision).toBe(1);
+      changes.publish([large(4, 'k')]);
+      expect(changes.oldestRevision).toBe(4);
+      await expect(subscription.next()).rejects.toEqual(new SubscriberOverflowError(1));
+      expect(changes.historyBytes).toBe(changeSize(large(4, 'k')));
+    });
+
+    it('skips what a large change pushed out of the history if none of it matched', async () => {
+      const changes = stream({ historyBytes: 3 * changeSize(put(1)) });
+      const subscription = changes.subscribe({ match: (key) => key === 'rare' });
+      publishRange(changes, 1, 3);
+      changes.publish([large(4, 'rare')]);
+      expect(await drain(subscription)).toEqual([4]);
     });
 
     it('is not cut off when the history drops changes it would have skipped', async () => {

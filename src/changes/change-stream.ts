@@ -2,15 +2,19 @@ import { BeforeApplicationShutdown } from '@nestjs/common';
 import { Change } from '../storage/storage.repository';
 import { ChangeHistory } from './change-history';
 import { RevisionCompactedError } from './change-stream.errors';
-import { ChangeSubscription } from './change-subscription';
+import { ChangeSubscription, QueueLimits } from './change-subscription';
 
 export interface ChangeStreamOptions {
   /** How many of the latest changes are kept for replay (WATCH_HISTORY). */
   readonly historySize: number;
+  /** How many bytes of them, as changeSize counts them (WATCH_HISTORY_BYTES). */
+  readonly historyBytes: number;
   /** The store's revision when the stream starts; history begins after it. */
   readonly startRevision: number;
   /** The default of SubscribeOptions.maxQueued (WATCH_QUEUE). */
   readonly maxQueued: number;
+  /** The default of SubscribeOptions.maxQueuedBytes (WATCH_QUEUE_BYTES). */
+  readonly maxQueuedBytes: number;
 }
 
 export interface SubscribeOptions {
@@ -23,6 +27,8 @@ export interface SubscribeOptions {
   readonly match?: (key: string) => boolean;
   /** Matching changes that may wait unread before the subscription is cut off. */
   readonly maxQueued?: number;
+  /** Bytes of them that may wait (one change always may). */
+  readonly maxQueuedBytes?: number;
 }
 
 const EVERY_KEY = () => true;
@@ -38,12 +44,15 @@ export class ChangeStream implements BeforeApplicationShutdown {
   private readonly subscriptions = new Set<ChangeSubscription>();
   /** Changes that arrived ahead of an earlier revision, by their first revision. */
   private readonly early = new Map<number, readonly Change[]>();
-  private readonly maxQueued: number;
+  private readonly queue: QueueLimits;
   private closed = false;
 
   constructor(options: ChangeStreamOptions) {
-    this.history = new ChangeHistory(options.historySize, options.startRevision);
-    this.maxQueued = options.maxQueued;
+    this.history = new ChangeHistory(
+      { maxChanges: options.historySize, maxBytes: options.historyBytes },
+      options.startRevision,
+    );
+    this.queue = { maxQueued: options.maxQueued, maxQueuedBytes: options.maxQueuedBytes };
   }
 
   /** The revision of the last change published. */
@@ -54,6 +63,11 @@ export class ChangeStream implements BeforeApplicationShutdown {
   /** The oldest revision a subscription can start from. */
   get oldestRevision(): number {
     return this.history.oldestRevision;
+  }
+
+  /** Bytes the history holds, as changeSize counts them. */
+  get historyBytes(): number {
+    return this.history.heldBytes;
   }
 
   get subscriberCount(): number {
@@ -106,7 +120,10 @@ export class ChangeStream implements BeforeApplicationShutdown {
       this.history,
       from,
       options.match ?? EVERY_KEY,
-      options.maxQueued ?? this.maxQueued,
+      {
+        maxQueued: options.maxQueued ?? this.queue.maxQueued,
+        maxQueuedBytes: options.maxQueuedBytes ?? this.queue.maxQueuedBytes,
+      },
       (ended) => this.subscriptions.delete(ended),
     );
     // A subscriber arriving while the application shuts down gets a stream that has ended.

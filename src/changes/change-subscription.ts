@@ -4,6 +4,14 @@ import { SubscriberOverflowError } from './change-stream.errors';
 
 const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
 
+/** How far a subscriber may fall behind before it is cut off. */
+export interface QueueLimits {
+  /** Matching changes waiting unread (WATCH_QUEUE). */
+  readonly maxQueued: number;
+  /** Their bytes, as changeSize counts them (WATCH_QUEUE_BYTES). */
+  readonly maxQueuedBytes: number;
+}
+
 interface Waiter {
   resolve(result: IteratorResult<Change>): void;
   reject(error: unknown): void;
@@ -13,18 +21,20 @@ interface Waiter {
  * One reader of the change feed, pulling at its own pace: `for await (const change of sub)`.
  *
  * Its queue is the span of the shared history it has not read yet, so a subscriber holds no
- * copies of its own. `maxQueued` bounds how many matching changes, published since it
- * subscribed, may wait in that span; past it, or when the history drops a matching change it
- * has not read, the subscription ends and `next()` rejects with SubscriberOverflowError, which
- * names the revision to resume from. `close()` (or breaking out of the loop) ends it quietly.
+ * copies of its own. `limits` bound how many matching changes, published since it subscribed,
+ * may wait in that span, and how many bytes they take (one change always may, however large);
+ * past either, or when the history drops a matching change it has not read, the subscription
+ * ends and `next()` rejects with SubscriberOverflowError, which names the revision to resume
+ * from. `close()` (or breaking out of the loop) ends it quietly.
  */
 export class ChangeSubscription implements AsyncIterableIterator<Change> {
   /** The next revision to look at: everything before it was delivered or did not match. */
   private cursor: number;
   /** Revisions from here on were published after subscribing; earlier ones are replay. */
   private readonly liveFrom: number;
-  /** Matching changes published since subscribing and not read yet. */
+  /** Matching changes published since subscribing and not read yet, and their bytes. */
   private queued = 0;
+  private queuedBytes = 0;
   private waiter: Waiter | undefined;
   private ended: SubscriberOverflowError | 'closed' | undefined;
 
@@ -32,7 +42,7 @@ export class ChangeSubscription implements AsyncIterableIterator<Change> {
     private readonly history: ChangeHistory,
     fromRevision: number,
     private readonly match: (key: string) => boolean,
-    private readonly maxQueued: number,
+    private readonly limits: QueueLimits,
     private readonly detach: (subscription: ChangeSubscription) => void,
   ) {
     this.cursor = fromRevision;
@@ -67,23 +77,29 @@ export class ChangeSubscription implements AsyncIterableIterator<Change> {
 
   /**
    * Called by the ChangeStream for every change it publishes, after appending it to the
-   * history; `evicted` is the change the history dropped to make room, if any.
+   * history; `evicted` are the changes the history dropped to make room, oldest first.
    */
-  offer(change: Change, evicted: Change | undefined): void {
+  offer(change: Change, evicted: readonly Change[]): void {
     if (this.ended) return;
     // History drops changes in revision order and the cursor never points below the oldest
-    // one held, so only a cursor standing exactly on the dropped change is concerned.
-    if (evicted !== undefined && this.cursor <= evicted.revision) {
-      if (this.match(evicted.key)) return this.end(new SubscriberOverflowError(this.cursor));
-      this.cursor = evicted.revision + 1;
+    // one held, so the cursor moves past dropped changes it would have skipped, or the
+    // subscription ends at the first one it would have delivered.
+    for (const dropped of evicted) {
+      if (this.cursor > dropped.revision) continue;
+      if (this.match(dropped.key)) return this.end(new SubscriberOverflowError(this.cursor));
+      this.cursor = dropped.revision + 1;
     }
     if (change.revision < this.cursor || !this.match(change.key)) return;
     this.queued++;
+    this.queuedBytes += this.history.sizeOf(change.revision);
     const waiter = this.waiter;
     if (waiter) {
       this.waiter = undefined;
       waiter.resolve({ value: this.take()!, done: false });
-    } else if (this.queued > this.maxQueued) {
+    } else if (
+      this.queued > this.limits.maxQueued ||
+      (this.queuedBytes > this.limits.maxQueuedBytes && this.queued > 1)
+    ) {
       this.end(new SubscriberOverflowError(this.cursor));
     }
   }
@@ -92,7 +108,10 @@ export class ChangeSubscription implements AsyncIterableIterator<Change> {
     while (this.cursor <= this.history.lastRevision) {
       const change = this.history.get(this.cursor++)!;
       if (!this.match(change.key)) continue;
-      if (change.revision >= this.liveFrom) this.queued--;
+      if (change.revision >= this.liveFrom) {
+        this.queued--;
+        this.queuedBytes -= this.history.sizeOf(change.revision);
+      }
       return change;
     }
     return undefined;

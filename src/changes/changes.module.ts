@@ -15,7 +15,9 @@ import { ChangeStream } from './change-stream';
       useFactory: (config: ConfigService<AppConfig, true>, storage: StorageRepository) =>
         new ChangeStream({
           historySize: config.get('watchHistory', { infer: true }),
+          historyBytes: config.get('watchHistoryBytes', { infer: true }),
           maxQueued: config.get('watchQueue', { infer: true }),
+          maxQueuedBytes: config.get('watchQueueBytes', { infer: true }),
           startRevision: storage.currentRevision(),
         }),
     },

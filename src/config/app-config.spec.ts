@@ -21,6 +21,26 @@ describe('parseConfig', () => {
     });
   });
 
+  it('derives the byte limits from the heap limit unless they are set', () => {
+    const heap = 256 * 1024 * 1024;
+    expect(parseConfig({}, heap)).toMatchObject({
+      maxDataBytes: 128 * 1024 * 1024,
+      watchHistoryBytes: 16 * 1024 * 1024,
+      watchQueueBytes: 16 * 1024 * 1024,
+      heapLimitBytes: heap,
+    });
+    const set = {
+      MAX_DATA_BYTES: '1048576',
+      WATCH_HISTORY_BYTES: '4096',
+      WATCH_QUEUE_BYTES: '2048',
+    };
+    expect(parseConfig(set, heap)).toMatchObject({
+      maxDataBytes: 1048576,
+      watchHistoryBytes: 4096,
+      watchQueueBytes: 2048,
+    });
+  });
+
   it('parses valid values', () => {
     expect(
       parseConfig({
@@ -47,6 +67,10 @@ describe('parseConfig', () => {
     [{ MAX_KEY_BYTES: '0' }, 'MAX_KEY_BYTES must be an integer'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
     [{ RECOVER_TRUNCATE: 'maybe' }, 'RECOVER_TRUNCATE must be one of'],
+    [{ MAX_DATA_BYTES: '1gb' }, 'MAX_DATA_BYTES must be an integer from 1024 to'],
+    [{ MAX_DATA_BYTES: '1000' }, 'MAX_DATA_BYTES must be an integer from 1024 to'],
+    [{ WATCH_HISTORY_BYTES: '-1' }, 'WATCH_HISTORY_BYTES must be an integer'],
+    [{ WATCH_QUEUE_BYTES: '1.5' }, 'WATCH_QUEUE_BYTES must be an integer'],
     [{ AUTH_TOKEN: 'has space' }, 'AUTH_TOKEN must be a non-empty token'],
     [{ AUTH_TOKEN: 'a', AUTH_TOKEN_FILE: '/x' }, 'set AUTH_TOKEN or AUTH_TOKEN_FILE, not both'],
     [{ AUTH_TOKEN_FILE: '/nonexistent/token' }, 'AUTH_TOKEN_FILE cannot be read'],

@@ -1,13 +1,19 @@
 import { readFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const integer = (name: string, min: number, max: number, fallback: number) =>
+const integer = <F extends number | undefined>(
+  name: string,
+  min: number,
+  max: number,
+  fallback: F,
+) =>
   z
     .string()
     .optional()
-    .transform((raw, context) => {
+    .transform((raw, context): number | F => {
       if (raw === undefined || raw.trim() === '') return fallback;
       const value = Number(raw);
       if (!Number.isInteger(value) || value < min || value > max) {
@@ -19,6 +25,9 @@ const integer = (name: string, min: number, max: number, fallback: number) =>
       }
       return value;
     });
+
+/** A size in bytes; unset, it is derived from the heap limit by parseConfig. */
+const bytes = (name: string) => integer(name, 1024, Number.MAX_SAFE_INTEGER, undefined);
 
 const choice = <T extends string>(name: string, values: readonly [T, ...T[]], fallback: T) =>
   z
@@ -78,6 +87,9 @@ const environmentSchema = z.object({
   REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 1000, 3_600_000, 30_000),
   WATCH_HISTORY: integer('WATCH_HISTORY', 1, 10_000_000, 10_000),
   WATCH_QUEUE: integer('WATCH_QUEUE', 1, 1_000_000, 1000),
+  WATCH_HISTORY_BYTES: bytes('WATCH_HISTORY_BYTES'),
+  WATCH_QUEUE_BYTES: integer('WATCH_QUEUE_BYTES', 1024, Number.MAX_SAFE_INTEGER, 16 * 1024 * 1024),
+  MAX_DATA_BYTES: bytes('MAX_DATA_BYTES'),
 });
 
 /** Every setting kvstore reads, parsed and checked. Nothing else reads process.env. */
@@ -110,14 +122,33 @@ export interface AppConfig {
   readonly watchHistory: number;
   /** Changes that may wait for one /watch subscriber before its stream is cut off. */
   readonly watchQueue: number;
+  /** Bytes of changes kept for /watch replay (the newest change is kept whatever its size). */
+  readonly watchHistoryBytes: number;
+  /** Bytes of changes that may wait for one /watch subscriber (one change always may). */
+  readonly watchQueueBytes: number;
+  /** Keys, values and per-key overhead the store holds at most; growth beyond is refused. */
+  readonly maxDataBytes: number;
+  /** The V8 heap limit the defaults of the byte limits are derived from. */
+  readonly heapLimitBytes: number;
 }
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Parses the environment once; the message of a ConfigError names every bad variable. */
-export function parseConfig(environment: Record<string, string | undefined>): AppConfig {
+/**
+ * Parses the environment once; the message of a ConfigError names every bad variable.
+ *
+ * The byte limits default to shares of the V8 heap limit (NODE_OPTIONS=--max-old-space-size
+ * sets it): half for the data, as Redis is given a maxmemory well below the machine's memory,
+ * and a sixteenth for the watch history, which holds superseded values the data no longer
+ * counts; the rest is the garbage collector's headroom and the requests in flight.
+ * @param heapLimitBytes the V8 heap limit: this process's, unless a test says otherwise
+ */
+export function parseConfig(
+  environment: Record<string, string | undefined>,
+  heapLimitBytes = getHeapStatistics().heap_size_limit,
+): AppConfig {
   const parsed = environmentSchema.safeParse(environment);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => issue.message);
@@ -155,6 +186,10 @@ export function parseConfig(environment: Record<string, string | undefined>): Ap
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     watchHistory: env.WATCH_HISTORY,
     watchQueue: env.WATCH_QUEUE,
+    watchHistoryBytes: env.WATCH_HISTORY_BYTES ?? Math.floor(heapLimitBytes / 16),
+    watchQueueBytes: env.WATCH_QUEUE_BYTES,
+    maxDataBytes: env.MAX_DATA_BYTES ?? Math.floor(heapLimitBytes / 2),
+    heapLimitBytes,
   };
 }
 

@@ -25,7 +25,11 @@ export class HealthController {
     return this.health.check([]);
   }
 
-  /** The store can take writes: route traffic elsewhere if this fails. */
+  /**
+   * The store can take writes: route traffic elsewhere if this fails. A store at its data
+   * limit stays ready, since it still serves reads and the deletes that make room (taking it
+   * out of rotation would stop those too); the `data` detail says that growth is refused.
+   */
   @Get('ready')
   @HealthCheck()
   readiness(): Promise<HealthCheckResult> {
@@ -35,6 +39,19 @@ export class HealthController {
         const state = this.kv.storageHealth();
         return state.writable ? storage.up() : storage.down({ reason: state.reason });
       },
+      () => {
+        const { usedBytes, maxBytes, full } = this.kv.dataUsage();
+        return this.indicators.check('data').up({
+          usedBytes,
+          maxBytes,
+          full,
+          ...(full && { reason: FULL_STORE }),
+        });
+      },
     ]);
   }
 }
+
+const FULL_STORE =
+  'MAX_DATA_BYTES is (nearly) reached: writes that add data may answer 507; reads, deletes ' +
+  'and writes that shrink the data work';

@@ -39,6 +39,7 @@ const ERRORS: Record<number, string> = {
   413: 'Body larger than MAX_VALUE_BYTES',
   414: 'Key longer than MAX_KEY_BYTES',
   503: 'Storage cannot take writes now (disk full, I/O error), or the memory for slow clients (MAX_BUFFERED_BYTES) is in use',
+  507: 'The write would take the data past MAX_DATA_BYTES; body has maxBytes. Nothing changed',
 };
 
 export const ApiErrors = (...statuses: number[]) =>
@@ -128,7 +129,7 @@ export const ApiPutKey = () =>
         },
       },
     }),
-    ApiErrors(400, 401, 412, 413, 414, 503),
+    ApiErrors(400, 401, 412, 413, 414, 503, 507),
   );
 
 export const ApiDeleteKey = () =>

@@ -4,7 +4,7 @@
  * beyond the key.
  */
 export { RevisionCompactedError } from '../changes/change-stream.errors';
-export { StorageUnavailableError } from '../storage/storage.repository';
+export { StorageFullError, StorageUnavailableError } from '../storage/storage.repository';
 
 export abstract class KvError extends Error {}
 

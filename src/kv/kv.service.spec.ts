@@ -108,6 +108,7 @@ describe('KvService', () => {
         createRevision: 1,
         modRevision: 5,
         version: 2,
+        size: 202,
       };
       const storage = fakeStorage({ ok: false, current });
       const { kv } = createKvService({ storage });

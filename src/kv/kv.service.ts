@@ -5,7 +5,9 @@ import { CLOCK, Clock } from '../clock/clock';
 import { ChangeStream } from '../changes/change-stream';
 import { ChangeSubscription } from '../changes/change-subscription';
 import { AppConfig } from '../config/app-config';
+import { ENTRY_OVERHEAD_BYTES } from '../storage/data-size';
 import {
+  DataUsage,
   ScanPosition,
   ScanRequest,
   STORAGE_REPOSITORY,
@@ -83,6 +85,11 @@ export interface KvStats {
   readonly expiredTotal: number;
 }
 
+export interface DataLimitState extends DataUsage {
+  /** Less room is left than the largest write takes: writes that add data may answer 507. */
+  readonly full: boolean;
+}
+
 export const MAX_PAGE_SIZE = 10_000;
 
 /**
@@ -111,6 +118,7 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 @Injectable()
 export class KvService {
   private readonly maxKeyBytes: number;
+  private readonly largestEntryBytes: number;
 
   constructor(
     @Inject(STORAGE_REPOSITORY) private readonly storage: StorageRepository,
@@ -119,6 +127,8 @@ export class KvService {
     private readonly changes: ChangeStream,
   ) {
     this.maxKeyBytes = config.get('maxKeyBytes', { infer: true });
+    this.largestEntryBytes =
+      ENTRY_OVERHEAD_BYTES + this.maxKeyBytes + config.get('maxValueBytes', { infer: true });
   }
 
   async get(key: string): Promise<ReadReceipt> {
@@ -239,6 +249,17 @@ export class KvService {
   /** Whether the store can take writes now. */
   storageHealth(): StorageHealth {
     return this.storage.health();
+  }
+
+  /** How much of MAX_DATA_BYTES the data takes; O(1). */
+  dataUsage(): DataLimitState {
+    const usage = this.storage.dataUsage();
+    return { ...usage, full: usage.maxBytes - usage.usedBytes < this.largestEntryBytes };
+  }
+
+  /** Bytes the watch history holds (WATCH_HISTORY_BYTES bounds them). */
+  watchHistoryBytes(): number {
+    return this.changes.historyBytes;
   }
 
   async stats(): Promise<KvStats> {

@@ -9,7 +9,12 @@ describe('MetricsService', () => {
 
   beforeEach(() => {
     stats = jest.fn(() => Promise.resolve(figures));
-    metrics = new MetricsService({ stats } as unknown as KvService, new StorageTelemetry());
+    const kv = {
+      stats,
+      dataUsage: () => ({ usedBytes: 1234, maxBytes: 4096 }),
+      watchHistoryBytes: () => 567,
+    };
+    metrics = new MetricsService(kv as unknown as KvService, new StorageTelemetry());
   });
 
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
@@ -20,6 +25,13 @@ describe('MetricsService', () => {
     expect(text).toMatch(/^kv_live_keys 3$/m);
     expect(text).toMatch(/^kv_expired_keys_total 7$/m);
     expect(stats).toHaveBeenCalledTimes(1);
+  });
+
+  it('reports the data against its limit and the bytes the watch history holds', async () => {
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^kv_data_bytes 1234$/m);
+    expect(text).toMatch(/^kv_data_max_bytes 4096$/m);
+    expect(text).toMatch(/^kv_watch_history_bytes 567$/m);
   });
 
   it('asks again on the next scrape: figures are never stale', async () => {

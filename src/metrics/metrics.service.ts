@@ -78,6 +78,36 @@ export class MetricsService {
       },
     });
     this.registerStorageMetrics(storage);
+    this.registerMemoryMetrics();
+  }
+
+  /** What the byte limits bound (MAX_DATA_BYTES, WATCH_HISTORY_BYTES); O(1) to read. */
+  private registerMemoryMetrics(): void {
+    const kv = this.kv;
+    new Gauge({
+      name: 'kv_data_bytes',
+      help: 'Bytes of keys, values and per-key overhead counted against MAX_DATA_BYTES',
+      registers: [this.registry],
+      collect() {
+        this.set(kv.dataUsage().usedBytes);
+      },
+    });
+    new Gauge({
+      name: 'kv_data_max_bytes',
+      help: 'MAX_DATA_BYTES: writes that would take kv_data_bytes beyond it answer 507',
+      registers: [this.registry],
+      collect() {
+        this.set(kv.dataUsage().maxBytes);
+      },
+    });
+    new Gauge({
+      name: 'kv_watch_history_bytes',
+      help: 'Bytes of changes held for /watch replay, bounded by WATCH_HISTORY_BYTES',
+      registers: [this.registry],
+      collect() {
+        this.set(kv.watchHistoryBytes());
+      },
+    });
   }
 
   /**

@@ -9,14 +9,14 @@ import { describeStorageContract } from './storage.contract';
 
 describeStorageContract(
   'file',
-  async (clock) => {
+  async (clock, limits) => {
     const dir = makeTempDir();
-    let repository: FileStorageRepository = await openStore(testOptions(dir), clock);
+    let repository: FileStorageRepository = await openStore(testOptions(dir, limits), clock);
     return {
       repository,
-      reopen: async () => {
+      reopen: async (reopened = limits) => {
         await repository.close();
-        repository = await openStore(testOptions(dir), clock);
+        repository = await openStore(testOptions(dir, reopened), clock);
         return repository;
       },
       dispose: async () => {

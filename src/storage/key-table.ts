@@ -1,11 +1,14 @@
 import { Clock } from '../clock/clock';
+import { entrySize } from './data-size';
 import { ExpiryHeap, ExpiryMark } from './expiry-heap';
 import { InsertionOrder } from './insertion-order';
 import {
   Change,
+  DataUsage,
   ScanPage,
   ScanRequest,
   StorageStats,
+  StorageFullError,
   StoredEntry,
   WriteCommand,
   WriteGuard,
@@ -20,6 +23,10 @@ export type WritePlan =
  * durable repository can log a change before memory sees it (write-ahead):
  * `planWrite` works out the changes without touching state, `apply` makes them real.
  * Log replay and, later, replication call `apply` with the same changes.
+ *
+ * It keeps the running total of its entries' sizes, so that `planWrite` can refuse a write
+ * that would take the data past `maxDataBytes` in O(1). `apply` never refuses: replay rebuilds
+ * a store that a lowered limit no longer fits, which then only refuses growth.
  */
 export class KeyTable {
   private readonly entries = new Map<string, StoredEntry>();
@@ -28,8 +35,14 @@ export class KeyTable {
   private revision = 0;
   private keysWithExpiry = 0;
   private expiredTotal = 0;
+  private dataBytes = 0;
+  /** planWrite's measure of the put it planned last, so apply need not measure it again. */
+  private planned: { readonly change: Change; readonly size: number } | undefined;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly maxDataBytes = Number.POSITIVE_INFINITY,
+  ) {}
 
   get currentRevision(): number {
     return this.revision;
@@ -56,8 +69,14 @@ export class KeyTable {
     if (stale) changes.push({ op: 'expire', revision: ++revision, key: command.key });
     revision++;
     switch (command.op) {
-      case 'put':
-        changes.push({
+      case 'put': {
+        // Measured against what is stored, expired or not: the write removes it either way.
+        const size = entrySize(command.key, command.value);
+        const growth = size - (stored?.size ?? 0);
+        if (growth > 0 && this.dataBytes + growth > this.maxDataBytes) {
+          throw new StorageFullError(this.maxDataBytes);
+        }
+        const change: Change = {
           op: 'put',
           revision,
           key: command.key,
@@ -66,8 +85,11 @@ export class KeyTable {
             command.expiresAt === 'keep' ? (current?.expiresAt ?? null) : command.expiresAt,
           createRevision: current ? current.createRevision : revision,
           version: current ? current.version + 1 : 1,
-        });
+        };
+        changes.push(change);
+        this.planned = { change, size };
         break;
+      }
       case 'delete':
         changes.push({ op: 'delete', revision, key: command.key });
         break;
@@ -123,6 +145,10 @@ export class KeyTable {
         break;
     }
     this.revision = change.revision;
+  }
+
+  dataUsage(): DataUsage {
+    return { usedBytes: this.dataBytes, maxBytes: this.maxDataBytes };
   }
 
   /** Used by recovery: the store has moved on to `revision` even if no change is left to show it. */
@@ -211,6 +237,10 @@ export class KeyTable {
     const sameIncarnation = previous?.createRevision === change.createRevision;
     if (previous && !sameIncarnation) this.order.remove(previous.createRevision);
     if (!sameIncarnation) this.order.insert(change.createRevision, change.key);
+    const planned = this.planned;
+    this.planned = undefined;
+    const size = planned?.change === change ? planned.size : entrySize(change.key, change.value);
+    this.dataBytes += size - (previous?.size ?? 0);
     const entry: StoredEntry = {
       key: change.key,
       value: change.value,
@@ -218,6 +248,7 @@ export class KeyTable {
       createRevision: change.createRevision,
       modRevision: change.revision,
       version: change.version,
+      size,
     };
     this.replace(previous, entry, sameIncarnation);
   }
@@ -242,6 +273,7 @@ export class KeyTable {
     const entry = this.entries.get(key);
     if (entry === undefined) return false;
     this.entries.delete(key);
+    this.dataBytes -= entry.size;
     this.order.remove(entry.createRevision);
     if (entry.expiresAt !== null) this.keysWithExpiry--;
     return true;

@@ -3,8 +3,8 @@ import { describeStorageContract } from './storage.contract';
 
 describeStorageContract(
   'memory',
-  async (clock) => {
-    const repository = new MemoryStorageRepository(clock);
+  async (clock, limits) => {
+    const repository = new MemoryStorageRepository(clock, limits);
     await repository.open();
     return { repository, dispose: () => repository.close() };
   },

@@ -10,8 +10,8 @@ import { TableBackedRepository } from './table-backed.repository';
 
 /** Keys in process memory only: fast, and gone when the process ends. */
 export class MemoryStorageRepository extends TableBackedRepository {
-  constructor(clock: Clock) {
-    super(clock);
+  constructor(clock: Clock, options: { readonly maxDataBytes?: number } = {}) {
+    super(clock, options.maxDataBytes);
   }
 
   async open(): Promise<void> {}

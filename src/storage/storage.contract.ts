@@ -1,5 +1,12 @@
 import { FakeClock } from '../clock/fake-clock';
-import { StorageRepository } from './storage.repository';
+import { ENTRY_OVERHEAD_BYTES } from './data-size';
+import { StorageFullError, StorageRepository } from './storage.repository';
+
+/** What a harness configures on the repositories it opens. */
+export interface StorageLimits {
+  /** The data limit; none when omitted. */
+  readonly maxDataBytes?: number;
+}
 
 /**
  * What every StorageRepository must do, run against each implementation by its own spec:
@@ -10,14 +17,14 @@ export interface StorageHarness {
   /** A fresh, opened repository. */
   readonly repository: StorageRepository;
   /** Closes the repository and opens a new one on the same data (durable implementations). */
-  readonly reopen?: () => Promise<StorageRepository>;
+  readonly reopen?: (limits?: StorageLimits) => Promise<StorageRepository>;
   /** Releases whatever the harness created. */
   readonly dispose: () => Promise<void>;
 }
 
 export function describeStorageContract(
   name: string,
-  createHarness: (clock: FakeClock) => Promise<StorageHarness>,
+  createHarness: (clock: FakeClock, limits?: StorageLimits) => Promise<StorageHarness>,
   options: { durable: boolean },
 ): void {
   describe(`StorageRepository contract: ${name}`, () => {
@@ -55,6 +62,7 @@ export function describeStorageContract(
           createRevision: 1,
           modRevision: 1,
           version: 1,
+          size: ENTRY_OVERHEAD_BYTES + 1 + 7,
         });
       });
 
@@ -304,6 +312,93 @@ export function describeStorageContract(
       });
     });
 
+    const sizeOf = (key: string, value: unknown) =>
+      ENTRY_OVERHEAD_BYTES + Buffer.byteLength(key) + Buffer.byteLength(JSON.stringify(value));
+
+    describe('data accounting', () => {
+      const used = () => repo.dataUsage().usedBytes;
+
+      it('counts key and value in UTF-8 and the per-key overhead, on the entry and in total', async () => {
+        expect(repo.dataUsage()).toEqual({ usedBytes: 0, maxBytes: Number.POSITIVE_INFINITY });
+        await put('ключ', 'значение €');
+        await put('b', [1, 2, 3]);
+        expect((await repo.get('ключ'))?.size).toBe(sizeOf('ключ', 'значение €'));
+        expect(used()).toBe(sizeOf('ключ', 'значение €') + sizeOf('b', [1, 2, 3]));
+      });
+
+      it('follows overwrites larger and smaller, keeps it on a TTL change, and frees it on delete', async () => {
+        await put('a', 'x'.repeat(10));
+        await put('b', 1);
+        await put('a', 'x'.repeat(1000));
+        expect(used()).toBe(sizeOf('a', 'x'.repeat(1000)) + sizeOf('b', 1));
+        await put('a', '');
+        expect(used()).toBe(sizeOf('a', '') + sizeOf('b', 1));
+        await repo.write({ op: 'ttl', key: 'a', expiresAt: clock.now() + 1000 });
+        await put('a', 'y', 'keep');
+        expect(used()).toBe(sizeOf('a', 'y') + sizeOf('b', 1));
+        await repo.write({ op: 'delete', key: 'a' });
+        await repo.write({ op: 'delete', key: 'b' });
+        expect(used()).toBe(0);
+      });
+
+      it('counts an expired key until it is removed, by the sweep or by a write', async () => {
+        await put('swept', 'x'.repeat(100), clock.now() + 10);
+        await put('rewritten', 'x'.repeat(100), clock.now() + 10);
+        clock.advance(10);
+        expect(used()).toBe(
+          sizeOf('swept', 'x'.repeat(100)) + sizeOf('rewritten', 'x'.repeat(100)),
+        );
+        await put('rewritten', 1);
+        expect(used()).toBe(sizeOf('swept', 'x'.repeat(100)) + sizeOf('rewritten', 1));
+        expect(await repo.expireDue(10)).toHaveLength(1);
+        expect(used()).toBe(sizeOf('rewritten', 1));
+      });
+    });
+
+    describe('data limit', () => {
+      const limit = 3 * (ENTRY_OVERHEAD_BYTES + 2 + 100);
+      const value = 'x'.repeat(98); // 100 bytes as JSON
+
+      beforeEach(async () => {
+        await harness.dispose();
+        harness = await createHarness(clock, { maxDataBytes: limit });
+        repo = harness.repository;
+      });
+
+      it('takes writes up to the limit exactly, then refuses growth and changes nothing', async () => {
+        for (const key of ['k1', 'k2', 'k3']) expect((await put(key, value)).ok).toBe(true);
+        expect(repo.dataUsage()).toEqual({ usedBytes: limit, maxBytes: limit });
+        const revision = repo.currentRevision();
+        await expect(put('k4', 1)).rejects.toEqual(new StorageFullError(limit));
+        await expect(put('k1', `${value}!`)).rejects.toBeInstanceOf(StorageFullError);
+        expect(repo.currentRevision()).toBe(revision);
+        expect(await repo.listKeys()).toEqual(['k1', 'k2', 'k3']);
+        expect((await repo.get('k1'))?.value).toBe(JSON.stringify(value));
+        expect(repo.dataUsage().usedBytes).toBe(limit);
+      });
+
+      it('keeps taking writes that shrink or keep the data, TTL changes and deletes, then growth again', async () => {
+        for (const key of ['k1', 'k2', 'k3']) await put(key, value);
+        expect((await put('k1', value.replace('x', 'y'))).ok).toBe(true);
+        expect((await put('k2', 'small')).ok).toBe(true);
+        expect((await repo.write({ op: 'ttl', key: 'k3', expiresAt: null })).ok).toBe(true);
+        expect((await repo.write({ op: 'delete', key: 'k1' })).ok).toBe(true);
+        expect((await put('k4', value)).ok).toBe(true);
+        expect((await put('k2', value)).ok).toBe(true);
+        await expect(put('k5', 1)).rejects.toBeInstanceOf(StorageFullError);
+      });
+
+      it('refuses growth over an expired key without recording its expiry', async () => {
+        for (const key of ['k1', 'k2']) await put(key, value);
+        await put('k3', value, clock.now() + 10);
+        clock.advance(10);
+        const revision = repo.currentRevision();
+        await expect(put('k3', `${value}!`)).rejects.toBeInstanceOf(StorageFullError);
+        expect(repo.currentRevision()).toBe(revision);
+        expect((await put('k3', value)).ok).toBe(true);
+      });
+    });
+
     if (!options.durable) return;
 
     describe('restart', () => {
@@ -350,6 +445,34 @@ export function describeStorageContract(
         await restart();
         expect(await repo.listKeys()).toEqual(['long']);
         expect(await repo.get('short')).toBeUndefined();
+      });
+
+      it('recovers the data total exactly', async () => {
+        await put('a', 'x'.repeat(500));
+        await put('b', 'é'.repeat(50), clock.now() + 5000);
+        await put('a', 'short');
+        await put('c', [1, 2]);
+        await repo.write({ op: 'delete', key: 'c' });
+        await put('gone', 1, clock.now() + 100);
+        clock.advance(200);
+        const expected = sizeOf('a', 'short') + sizeOf('b', 'é'.repeat(50));
+        expect(repo.dataUsage().usedBytes).toBe(expected + sizeOf('gone', 1));
+        await restart();
+        // Keys that expired while the store was closed are forgotten, and so are their bytes.
+        expect(repo.dataUsage().usedBytes).toBe(expected);
+      });
+
+      it('starts over a lowered limit: reads and deletes work, growth is refused', async () => {
+        for (const key of ['a', 'b', 'c']) await put(key, 'x'.repeat(100));
+        const usedBytes = repo.dataUsage().usedBytes;
+        repo = await harness.reopen!({ maxDataBytes: usedBytes - 100 });
+        expect(repo.dataUsage()).toEqual({ usedBytes, maxBytes: usedBytes - 100 });
+        expect((await repo.get('a'))?.value).toBe(JSON.stringify('x'.repeat(100)));
+        await expect(put('d', 1)).rejects.toBeInstanceOf(StorageFullError);
+        expect((await put('a', 'x')).ok).toBe(true);
+        await expect(put('a', 'x'.repeat(100))).rejects.toBeInstanceOf(StorageFullError);
+        expect((await repo.write({ op: 'delete', key: 'b' })).ok).toBe(true);
+        expect((await put('d', 1)).ok).toBe(true);
       });
 
       it('resumes a scan cursor across a restart', async () => {

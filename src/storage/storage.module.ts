@@ -14,7 +14,9 @@ function createRepository(
 ): StorageRepository {
   switch (config.get('storage', { infer: true })) {
     case 'memory':
-      return new MemoryStorageRepository(clock);
+      return new MemoryStorageRepository(clock, {
+        maxDataBytes: config.get('maxDataBytes', { infer: true }),
+      });
     case 'file': {
       const repository = new FileStorageRepository(
         {
@@ -23,6 +25,7 @@ function createRepository(
           compactMinBytes: config.get('compactMinBytes', { infer: true }),
           compactRatio: config.get('compactRatio', { infer: true }),
           truncateCorrupt: config.get('recoverTruncate', { infer: true }),
+          maxDataBytes: config.get('maxDataBytes', { infer: true }),
           onFsync: (seconds) => telemetry.recordFsync(seconds),
         },
         clock,

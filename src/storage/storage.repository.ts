@@ -20,6 +20,8 @@ export interface StoredEntry {
   readonly modRevision: number;
   /** Writes to this incarnation since its creation, starting at 1. */
   readonly version: number;
+  /** Bytes the key counts against the data limit (see data-size.ts). */
+  readonly size: number;
 }
 
 /**
@@ -118,6 +120,13 @@ export interface StorageHealth {
   readonly reason?: string;
 }
 
+/** How much of the data limit (MAX_DATA_BYTES) the stored keys take. */
+export interface DataUsage {
+  /** The sum of every stored entry's size, expired ones not swept yet included. */
+  readonly usedBytes: number;
+  readonly maxBytes: number;
+}
+
 export interface StorageRepository {
   /** Opens the store (recovering durable state); called once before any other method. */
   open(): Promise<void>;
@@ -149,6 +158,9 @@ export interface StorageRepository {
 
   /** Whether the store can take writes now; the readiness probe reports it. */
   health(): StorageHealth;
+
+  /** The data held against the data limit; O(1). */
+  dataUsage(): DataUsage;
 }
 
 /**
@@ -157,4 +169,20 @@ export interface StorageRepository {
  */
 export class StorageUnavailableError extends Error {
   override readonly name = 'StorageUnavailableError';
+}
+
+/**
+ * Thrown for a write that would take the data past its limit (MAX_DATA_BYTES). As with Redis's
+ * maxmemory under its default noeviction policy and etcd's space quota, nothing is evicted: the
+ * write changes nothing, and reads, deletes and writes that shrink the data keep working.
+ */
+export class StorageFullError extends Error {
+  override readonly name = 'StorageFullError';
+
+  constructor(readonly maxBytes: number) {
+    super(
+      `Storage full: keys and values may take at most ${maxBytes} bytes (MAX_DATA_BYTES); ` +
+        'delete keys or store smaller values',
+    );
+  }
 }

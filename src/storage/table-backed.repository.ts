@@ -2,6 +2,7 @@ import { Clock } from '../clock/clock';
 import { KeyTable } from './key-table';
 import {
   Change,
+  DataUsage,
   ScanPage,
   ScanRequest,
   StorageHealth,
@@ -20,8 +21,9 @@ import {
 export abstract class TableBackedRepository implements StorageRepository {
   protected readonly table: KeyTable;
 
-  protected constructor(clock: Clock) {
-    this.table = new KeyTable(clock);
+  /** @param maxDataBytes the data limit (MAX_DATA_BYTES); none when omitted */
+  protected constructor(clock: Clock, maxDataBytes?: number) {
+    this.table = new KeyTable(clock, maxDataBytes);
   }
 
   abstract open(): Promise<void>;
@@ -48,5 +50,9 @@ export abstract class TableBackedRepository implements StorageRepository {
 
   currentRevision(): number {
     return this.table.currentRevision;
+  }
+
+  dataUsage(): DataUsage {
+    return this.table.dataUsage();
   }
 }

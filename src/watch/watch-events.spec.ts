@@ -83,7 +83,13 @@ describe('streamChanges', () => {
   let finished: Promise<void>;
 
   function stream({ maxQueued = 2, heartbeatMs = 60_000 } = {}) {
-    changes = new ChangeStream({ historySize: 1000, maxQueued, startRevision: 0 });
+    changes = new ChangeStream({
+      historySize: 1000,
+      historyBytes: 1e9,
+      maxQueued,
+      maxQueuedBytes: 1e9,
+      startRevision: 0,
+    });
     sink = new FakeSink();
     finished = streamChanges(changes.subscribe({ fromRevision: 1 }), sink, heartbeatMs);
   }

@@ -9,6 +9,7 @@ import {
   KeyTooLongError,
   PreconditionFailedError,
   RevisionCompactedError,
+  StorageFullError,
   StorageUnavailableError,
   ValueTooLargeError,
 } from '../../kv/kv.errors';
@@ -55,6 +56,9 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
   }
   if (exception instanceof ValueTooLargeError) {
     return { status: 413, body: { error: exception.message, maxBytes: exception.maxBytes } };
+  }
+  if (exception instanceof StorageFullError) {
+    return { status: 507, body: { error: exception.message, maxBytes: exception.maxBytes } };
   }
   if (exception instanceof StorageUnavailableError) {
     return { status: 503, body: { error: `Storage unavailable: ${exception.message}` } };

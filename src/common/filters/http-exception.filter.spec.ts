@@ -2,7 +2,7 @@ import { ArgumentsHost, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '../../config/app-config';
-import { KeyNotFoundError } from '../../kv/kv.errors';
+import { KeyNotFoundError, StorageFullError } from '../../kv/kv.errors';
 import { HttpExceptionFilter } from './http-exception.filter';
 
 describe('HttpExceptionFilter', () => {
@@ -37,6 +37,17 @@ describe('HttpExceptionFilter', () => {
   it('answers a domain error without logging it', () => {
     filter.catch(new KeyNotFoundError('k'), hostFor({ headers: {} }));
     expect(replies).toEqual([{ status: 404, body: { error: expect.any(String), key: 'k' } }]);
+    expect(logged).toEqual([]);
+  });
+
+  it('answers a write over the data limit with 507 and the limit', () => {
+    filter.catch(new StorageFullError(4096), hostFor({ headers: {} }));
+    expect(replies).toEqual([
+      {
+        status: 507,
+        body: { error: expect.stringMatching(/^Storage full: .*4096 bytes/), maxBytes: 4096 },
+      },
+    ]);
     expect(logged).toEqual([]);
   });
 

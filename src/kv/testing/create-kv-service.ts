@@ -15,7 +15,9 @@ export function createKvService(
   const appConfig = parseConfig(options.env ?? {});
   const changes = new ChangeStream({
     historySize: appConfig.watchHistory,
+    historyBytes: appConfig.watchHistoryBytes,
     maxQueued: appConfig.watchQueue,
+    maxQueuedBytes: appConfig.watchQueueBytes,
     startRevision: storage.currentRevision(),
   });
   const config = new ConfigService<AppConfig, true>(appConfig);

@@ -80,6 +80,22 @@ describe('compaction', () => {
     expect(await dumpStore(await open())).toEqual(before);
   });
 
+  it('recovers the data total from a snapshot and the log after it', async () => {
+    const repo = await open();
+    for (let i = 0; i < 20; i++) await repo.write(put(`k${i}`, JSON.stringify('x'.repeat(i * 10))));
+    await repo.compact();
+    await repo.write(put('k3', '"overwritten after the snapshot"'));
+    await repo.write({ op: 'delete', key: 'k4' });
+    const usage = repo.dataUsage();
+    await repo.close();
+    const reopened = await open({ maxDataBytes: usage.usedBytes - 1 });
+    expect(reopened.dataUsage()).toEqual({ ...usage, maxBytes: usage.usedBytes - 1 });
+    expect(logger.at('warn')).toEqual([
+      `The data (${usage.usedBytes} bytes) is over MAX_DATA_BYTES (${usage.usedBytes - 1}): ` +
+        'reads and deletes work, and writes that would add data are refused until keys are deleted.',
+    ]);
+  });
+
   it('keeps the revision of a store whose keys were all deleted', async () => {
     const repo = await open();
     await repo.write(put('a', '1'));

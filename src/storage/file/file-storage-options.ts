@@ -20,6 +20,8 @@ export interface FileStorageOptions {
   readonly compactRatio: number;
   /** Start by cutting a damaged log or snapshot at the first bad record (RECOVER_TRUNCATE). */
   readonly truncateCorrupt: boolean;
+  /** Writes that would take the data past this many bytes are refused (MAX_DATA_BYTES). */
+  readonly maxDataBytes?: number;
   /** Called with the duration of every log fsync, for metrics. */
   readonly onFsync?: (seconds: number) => void;
   /** The file system; tests substitute one that fails on demand. */

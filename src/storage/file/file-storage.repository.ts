@@ -60,7 +60,7 @@ export class FileStorageRepository extends TableBackedRepository {
     private readonly clock: Clock,
     logger?: StorageLogger,
   ) {
-    super(clock);
+    super(clock, options.maxDataBytes);
     this.ops = options.fileOps ?? nodeFileOps;
     this.logger = logger ?? new Logger(FileStorageRepository.name);
     this.dataDir = resolve(options.dataDir);
@@ -95,10 +95,18 @@ export class FileStorageRepository extends TableBackedRepository {
       await writer.sync();
       if (recovered.snapshotCut) await this.compactor!.run();
       const stats = table.stats();
+      const { usedBytes, maxBytes } = table.dataUsage();
       logger.log(
-        `Opened ${dataDir} at revision ${stats.revision}: ${stats.storedKeys} keys, ` +
-          `${recovered.replayedRecords} log records replayed, in ${Math.round(performance.now() - started)} ms.`,
+        `Opened ${dataDir} at revision ${stats.revision}: ${stats.storedKeys} keys ` +
+          `(${usedBytes} bytes of data), ${recovered.replayedRecords} log records replayed, ` +
+          `in ${Math.round(performance.now() - started)} ms.`,
       );
+      if (usedBytes > maxBytes) {
+        logger.warn(
+          `The data (${usedBytes} bytes) is over MAX_DATA_BYTES (${maxBytes}): reads and ` +
+            'deletes work, and writes that would add data are refused until keys are deleted.',
+        );
+      }
     } catch (error) {
       await this.writer?.close().catch(() => undefined);
       this.writer = undefined;
