@@ -6,26 +6,45 @@ import { AppConfig, ConfigError, parseConfig } from './config/app-config';
 import { configureApp } from './app.setup';
 import { createHttpAdapter } from './http/http-platform';
 import { AppLogger } from './logging/app-logger';
+import { ListenError, logStartupFailure } from './logging/startup-failure';
 
 async function bootstrap(config: AppConfig): Promise<void> {
   const app = await NestFactory.create(AppModule.forRoot(config), createHttpAdapter(config), {
     bodyParser: false,
+    // Nest's lines wait for the application's logger. If the application cannot be built,
+    // they are never printed (Nest would print the failure as a colored stack trace, and
+    // abort): main reports it as one line instead.
     bufferLogs: true,
+    autoFlushLogs: false,
+    abortOnError: false,
   });
   app.useLogger(app.get(AppLogger));
+  app.flushLogs();
   configureApp(app, config);
   drainOnSignals(app);
-  await app.listen(config.port, config.host);
+  try {
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    throw new ListenError(config.host, config.port, error as NodeJS.ErrnoException);
+  }
   // The bound port, not the configured one: PORT=0 asks the system for a free port.
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://${config.host}:${port}`;
   new Logger('kvstore').log(
     `kvstore listening on ${url} (storage: ${config.storage}, http: ${config.httpAdapter}, ` +
       `node: ${process.version}, MAX_DATA_BYTES: ${config.maxDataBytes} of a ` +
-      `${config.heapLimitBytes}-byte heap); ` +
+      `${config.heapLimitBytes}-byte heap, access: ${accessMode(config)}); ` +
       'endpoints: PUT|GET|DELETE /key/{key}, GET /keys, GET|PUT /ttl/{key}, GET /stats, ' +
       `GET /health, GET /health/ready${config.metricsEnabled ? ', GET /metrics' : ''}`,
   );
+}
+
+function accessMode(config: AppConfig): string {
+  if (config.authToken !== null) return 'bearer token required';
+  if (config.protectedMode) {
+    return 'protected mode, loopback clients only (set AUTH_TOKEN, or PROTECTED_MODE=false, to serve others)';
+  }
+  return 'open to every client without a token (PROTECTED_MODE=false)';
 }
 
 /** Longest a shutdown may take before the process gives up on draining. */
@@ -66,7 +85,8 @@ function loadConfig(): AppConfig {
   }
 }
 
-bootstrap(loadConfig()).catch((error: unknown) => {
-  new Logger('kvstore').error(error instanceof Error ? error.message : String(error));
+const config = loadConfig();
+bootstrap(config).catch((error: unknown) => {
+  logStartupFailure(config, error);
   process.exit(1);
 });

@@ -18,6 +18,8 @@ describe('parseConfig', () => {
       logLevel: 'info',
       authToken: null,
       metricsPublic: true,
+      protectedMode: true,
+      trustProxy: false,
     });
   });
 
@@ -39,6 +41,13 @@ describe('parseConfig', () => {
       watchHistoryBytes: 4096,
       watchQueueBytes: 2048,
     });
+  });
+
+  it('lifts protected mode when a token is set or PROTECTED_MODE=false', () => {
+    expect(parseConfig({ AUTH_TOKEN: 'secret' }).protectedMode).toBe(false);
+    expect(parseConfig({ PROTECTED_MODE: 'false' }).protectedMode).toBe(false);
+    expect(parseConfig({ PROTECTED_MODE: 'true', AUTH_TOKEN: 'secret' }).protectedMode).toBe(false);
+    expect(parseConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
   });
 
   it('parses valid values', () => {
@@ -71,6 +80,8 @@ describe('parseConfig', () => {
     [{ MAX_DATA_BYTES: '1000' }, 'MAX_DATA_BYTES must be an integer from 1024 to'],
     [{ WATCH_HISTORY_BYTES: '-1' }, 'WATCH_HISTORY_BYTES must be an integer'],
     [{ WATCH_QUEUE_BYTES: '1.5' }, 'WATCH_QUEUE_BYTES must be an integer'],
+    [{ PROTECTED_MODE: 'off' }, 'PROTECTED_MODE must be one of true, false'],
+    [{ TRUST_PROXY: 'loopback' }, 'TRUST_PROXY must be one of true, false'],
     [{ AUTH_TOKEN: 'has space' }, 'AUTH_TOKEN must be a non-empty token'],
     [{ AUTH_TOKEN: 'a', AUTH_TOKEN_FILE: '/x' }, 'set AUTH_TOKEN or AUTH_TOKEN_FILE, not both'],
     [{ AUTH_TOKEN_FILE: '/nonexistent/token' }, 'AUTH_TOKEN_FILE cannot be read'],

@@ -83,6 +83,8 @@ const environmentSchema = z.object({
   AUTH_TOKEN_FILE: z.string().optional(),
   METRICS_ENABLED: flag('METRICS_ENABLED', true),
   METRICS_PUBLIC: flag('METRICS_PUBLIC', true),
+  PROTECTED_MODE: flag('PROTECTED_MODE', true),
+  TRUST_PROXY: flag('TRUST_PROXY', false),
   HEADERS_TIMEOUT_MS: integer('HEADERS_TIMEOUT_MS', 1000, 600_000, 10_000),
   REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 1000, 3_600_000, 30_000),
   WATCH_HISTORY: integer('WATCH_HISTORY', 1, 10_000_000, 10_000),
@@ -116,6 +118,13 @@ export interface AppConfig {
   /** Off: no /metrics route, and requests are not timed at all. */
   readonly metricsEnabled: boolean;
   readonly metricsPublic: boolean;
+  /**
+   * Protected mode is in force (PROTECTED_MODE on and no token set): only loopback clients
+   * that name a loopback host are served, as Redis does without a password.
+   */
+  readonly protectedMode: boolean;
+  /** Believe X-Forwarded-Proto: a proxy in front of kvstore tells it the client used TLS. */
+  readonly trustProxy: boolean;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   /** Changes kept for /watch replay and resumption (fromRevision, Last-Event-ID). */
@@ -162,6 +171,7 @@ export function parseConfig(
         `than MAX_VALUE_BYTES (${env.MAX_VALUE_BYTES})`,
     );
   }
+  const authToken = readAuthToken(env.AUTH_TOKEN, env.AUTH_TOKEN_FILE);
   return {
     port: env.PORT,
     host: env.HOST,
@@ -179,9 +189,11 @@ export function parseConfig(
     corsOrigin: env.CORS_ORIGIN,
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY,
-    authToken: readAuthToken(env.AUTH_TOKEN, env.AUTH_TOKEN_FILE),
+    authToken,
     metricsEnabled: env.METRICS_ENABLED,
     metricsPublic: env.METRICS_PUBLIC,
+    protectedMode: env.PROTECTED_MODE && authToken === null,
+    trustProxy: env.TRUST_PROXY,
     headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
     watchHistory: env.WATCH_HISTORY,

@@ -1,10 +1,12 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig } from '../config/app-config';
+import { contentCodingOf, unsupportedContentEncoding } from './content-coding';
 import { ResponseObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
-import { securityHeaders } from './security-headers';
-import { createHttpServer } from './server-options';
+import { protectedModeRefusal } from './protected-mode';
+import { requestCameOverTls, securityHeaders } from './security-headers';
+import { answerClientError, createHttpServer } from './server-options';
 
 export function createExpressAdapter(config: AppConfig): ExpressAdapter {
   const adapter = new TimedExpressAdapter(config);
@@ -21,6 +23,7 @@ class TimedExpressAdapter extends ExpressAdapter {
 
   override initHttpServer(): void {
     this.httpServer = createHttpServer(this.config, this.getInstance());
+    this.httpServer.on('clientError', answerClientError);
   }
 }
 
@@ -31,13 +34,34 @@ export function configureExpress(
 ): void {
   // First, so that the time observed includes reading the body.
   if (observeResponse) app.use(observeResponses(observeResponse));
-  const headers = Object.entries(securityHeaders());
-  app.use((_request: Request, response: Response, next: NextFunction) => {
-    for (const [name, value] of headers) response.setHeader(name, value);
+  const plainHeaders = Object.entries(securityHeaders(false));
+  const tlsHeaders = Object.entries(securityHeaders(true));
+  const { protectedMode, trustProxy } = config;
+  // Before CORS and every route: a request refused here gets no CORS headers either.
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    const overTls = trustProxy && requestCameOverTls(request.headers['x-forwarded-proto']);
+    for (const [name, value] of overTls ? tlsHeaders : plainHeaders) {
+      response.setHeader(name, value);
+    }
+    if (protectedMode && refuseOutsideLoopback(request, response)) return;
+    // The body parser would also decode br (and zstd on newer Node), which Fastify does not.
+    const coding = request.headers['content-encoding'];
+    if (coding !== undefined && !contentCodingOf(coding)) return next(unsupportedContentEncoding());
     next();
   });
   // The raw body as a Buffer whatever the Content-Type: the contract parses JSON itself.
   app.useBodyParser('raw', { type: () => true, limit: config.maxValueBytes });
+}
+
+/** Answers 403 and returns true when protected mode refuses the request. */
+function refuseOutsideLoopback(request: Request, response: Response): boolean {
+  const { remoteAddress } = request.socket;
+  const refusal = protectedModeRefusal(remoteAddress, request.headers.host, request.url);
+  if (refusal === undefined) return false;
+  response.statusCode = 403;
+  response.setHeader('Content-Type', 'application/json; charset=utf-8');
+  response.end(refusal);
+  return true;
 }
 
 function observeResponses(observe: ResponseObserver) {

@@ -3,12 +3,14 @@ import type { RequestListener } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { toHttpError } from '../common/filters/http-error';
 import { AppConfig } from '../config/app-config';
+import { contentCodingOf, decodeBody, unsupportedContentEncoding } from './content-coding';
 import { logsEveryRequest, requestId } from '../logging/request-id';
 import { orderPipelinedRequests } from './pipelined-requests';
 import { ResponseObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
-import { securityHeaders } from './security-headers';
-import { createHttpServer } from './server-options';
+import { protectedModeRefusal } from './protected-mode';
+import { requestCameOverTls, securityHeaders } from './security-headers';
+import { answerClientError, createHttpServer } from './server-options';
 
 export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter {
   const adapter: WildcardFastifyAdapter = new WildcardFastifyAdapter({
@@ -17,11 +19,13 @@ export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter 
     // X-Request-Id when fit to log, else a UUID. Otherwise nothing reads it: keep the counter.
     ...(logsEveryRequest(config.logLevel) && { genReqId: requestId }),
     serverFactory: (handler: RequestListener) => createHttpServer(config, handler),
+    // Requests Node's parser refuses get the same JSON answer as on Express.
+    clientErrorHandler: answerClientError,
     // Malformed URLs and bodies are answered in the application's own error format, before any
     // hook has run.
     frameworkErrors: (error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
       const answer = toHttpError(error, config.maxValueBytes) ?? FALLBACK_ERROR;
-      void reply.headers(adapter.securityHeaders).status(answer.status).send(answer.body);
+      void reply.headers(adapter.plainHeaders).status(answer.status).send(answer.body);
     },
   });
   return adapter;
@@ -40,7 +44,8 @@ type RouteArguments = any[];
  */
 class WildcardFastifyAdapter extends FastifyAdapter {
   readonly routeTemplates = new Map<string, string>();
-  readonly securityHeaders = securityHeaders();
+  readonly plainHeaders = securityHeaders(false);
+  readonly tlsHeaders = securityHeaders(true);
 
   override get(...args: RouteArguments) {
     return this.forEachPath(args, (route) => super.get(...route));
@@ -72,14 +77,22 @@ class WildcardFastifyAdapter extends FastifyAdapter {
 
 export function configureFastify(
   app: NestFastifyApplication,
+  config: AppConfig,
   observeResponse: ResponseObserver | undefined,
 ): void {
   const adapter = app.getHttpAdapter() as unknown as WildcardFastifyAdapter;
   const fastify = adapter.getInstance();
-  // Nest's own slot runs before every other hook, CORS's included, so preflights get them too.
-  adapter.setOnRequestHook((_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    void reply.headers(adapter.securityHeaders);
-    done();
+  const { protectedMode, trustProxy } = config;
+  // Nest's own slot runs before every other hook, CORS's included, so preflights get them too,
+  // and a request refused by protected mode gets no CORS headers.
+  adapter.setOnRequestHook((request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const overTls = trustProxy && requestCameOverTls(request.headers['x-forwarded-proto']);
+    void reply.headers(overTls ? adapter.tlsHeaders : adapter.plainHeaders);
+    const refusal = protectedMode
+      ? protectedModeRefusal(request.raw.socket.remoteAddress, request.headers.host, request.url)
+      : undefined;
+    if (refusal === undefined) return done();
+    void reply.status(403).type('application/json; charset=utf-8').send(refusal);
   });
   orderPipelinedRequests(fastify);
   fastify.addHook('onRequest', (request, _reply, done) => {
@@ -92,14 +105,13 @@ export function configureFastify(
   fastify.removeAllContentTypeParsers();
   // Fastify's own parsers cost a per-request AsyncResource and would reject unknown types.
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
-    // Express's body parser decodes gzip and deflate and refuses other codings with 415;
-    // this parser decodes nothing, so it must not store a coded body as if it were plain.
-    const coding = request.headers['content-encoding'];
-    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
-      done(Object.assign(new Error('Unsupported Content-Encoding'), { statusCode: 415 }));
-    } else {
-      done(null, body);
-    }
+    // This parser is the one place a body is read: decode it as Express's parser would, so
+    // that a coded body is never stored as if it were plain.
+    const header = request.headers['content-encoding'];
+    const coding = contentCodingOf(header);
+    if (coding === undefined) return done(unsupportedContentEncoding());
+    if (coding === 'identity') return done(null, body);
+    decodeBody(coding, body as Buffer, config.maxValueBytes, done);
   });
 }
 

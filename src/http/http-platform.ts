@@ -27,7 +27,7 @@ export function configureHttpPlatform(
   observeResponse: ResponseObserver | undefined,
 ): void {
   if (config.httpAdapter === 'fastify') {
-    configureFastify(app as NestFastifyApplication, observeResponse);
+    configureFastify(app as NestFastifyApplication, config, observeResponse);
   } else {
     configureExpress(app as NestExpressApplication, config, observeResponse);
   }

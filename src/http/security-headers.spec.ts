@@ -1,19 +1,48 @@
 import helmet from 'helmet';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { securityHeaders } from './security-headers';
+import { requestCameOverTls, securityHeaders } from './security-headers';
 
 describe('securityHeaders', () => {
-  it('are exactly the headers helmet sets on a real response', async () => {
+  it('are, over TLS, exactly the headers helmet sets on a real response', async () => {
     const fromHelmet = await headersHelmetSets();
-    expect(securityHeaders()).toEqual(fromHelmet);
+    expect(securityHeaders(true)).toEqual(fromHelmet);
     expect(Object.keys(fromHelmet)).toEqual(
       expect.arrayContaining(['content-security-policy', 'x-content-type-options']),
     );
+    expect(fromHelmet['content-security-policy']).toContain('upgrade-insecure-requests');
+    expect(fromHelmet['strict-transport-security']).toBeDefined();
+  });
+
+  it('leave out, over plain HTTP, HSTS and the CSP directive that sends assets to https', async () => {
+    const fromHelmet = await headersHelmetSets();
+    const others = { ...fromHelmet };
+    delete others['strict-transport-security'];
+    expect(securityHeaders(false)).toEqual({
+      ...others,
+      'content-security-policy': fromHelmet['content-security-policy']
+        .split(';')
+        .filter((directive) => directive !== 'upgrade-insecure-requests')
+        .join(';'),
+    });
+    expect(securityHeaders(false)['content-security-policy']).toContain("script-src 'self'");
+  });
+
+  it.each([
+    ['https', true],
+    ['HTTPS', true],
+    ['https, http', true],
+    ['http, https', false],
+    ['http', false],
+    ['', false],
+    [undefined, false],
+    [['https', 'http'], true],
+  ])('reads X-Forwarded-Proto %j as TLS: %s', (header, overTls) => {
+    expect(requestCameOverTls(header)).toBe(overTls);
   });
 
   it('cannot be changed by a caller', () => {
-    const headers = securityHeaders() as Record<string, string>;
+    const headers = securityHeaders(false) as Record<string, string>;
     expect(() => {
       headers['x-frame-options'] = 'ALLOWALL';
     }).toThrow(TypeError);

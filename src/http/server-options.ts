@@ -1,4 +1,5 @@
-import { createServer, RequestListener, Server, ServerOptions } from 'node:http';
+import { createServer, RequestListener, Server, ServerOptions, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { AppConfig } from '../config/app-config';
 import { BufferBudget } from './buffer-budget';
 
@@ -25,4 +26,46 @@ function serverOptions(config: AppConfig): ServerOptions {
     requestTimeout: config.requestTimeoutMs,
     connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs / 2),
   };
+}
+
+/** The socket's response in progress (Node's own field, set while a request is answered). */
+type HttpSocket = Duplex & { _httpMessage?: ServerResponse | null };
+
+/**
+ * The http.Server's `clientError` listener on both platforms: a request Node's parser refuses
+ * (a raw space in the target, a malformed header, headers over 16 KiB) or a client too slow
+ * for HEADERS_TIMEOUT_MS / REQUEST_TIMEOUT_MS is answered in the application's JSON error
+ * format, where Node would send a bare status line (Express) or Fastify its own body.
+ *
+ * The answer is written only when it can be read as the answer to the failed request: when no
+ * response is in progress, or when the one in progress has sent nothing yet and belongs to
+ * the request that failed (its body was still arriving: a bad chunk, a timeout). An error in a
+ * pipelined request behind one still being answered would otherwise pass for that earlier
+ * request's answer. As Node does, the connection is then closed.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const pending = (socket as HttpSocket)._httpMessage;
+  if (!pending || (!pending.headersSent && !pending.req.complete)) {
+    socket.write(clientErrorAnswer(error.code));
+  }
+  socket.destroy();
+}
+
+function clientErrorAnswer(code: string | undefined): string {
+  const [status, reason, message] =
+    code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', 'Request timeout: the request did not arrive in time']
+      : code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'Request headers are too large (16 KiB at most)']
+        : [400, 'Bad Request', 'Bad request'];
+  const body = JSON.stringify({ error: message });
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\n` +
+    `Connection: close\r\n\r\n${body}`
+  );
 }

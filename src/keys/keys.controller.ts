@@ -42,6 +42,7 @@ import {
 } from './keys.openapi';
 import { streamedListing } from './listing-stream';
 import { PathKey } from './path-key';
+import { QueryText } from './query-text';
 import { parseFlag, parseInteger, parseSeconds, parseText } from './query-params';
 
 // The prefix alone is routed too, so that an empty key gets a 400 that says so.
@@ -115,12 +116,12 @@ export class KeysController {
   @ApiListKeys()
   async list(
     @Req() request: { readonly socket: Socket },
-    @Query('pattern') pattern?: unknown,
+    @QueryText('pattern') pattern?: string,
     @Query('limit') limit?: unknown,
     @Query('cursor') cursor?: unknown,
   ): Promise<KeyListing | StreamableFile> {
     const query = {
-      pattern: parseText('pattern', pattern),
+      pattern,
       limit: parseInteger('limit', limit),
       cursor: parseText('cursor', cursor),
     };

@@ -29,11 +29,15 @@ export function parseFlag(name: string, raw: unknown): boolean {
   throw new InvalidArgumentError(`${name} must be true or false`);
 }
 
-export function parseInteger(name: string, raw: unknown): number | undefined {
+/** Digits only; `rule` says what the value must be, in the words of the range check after. */
+export function parseInteger(
+  name: string,
+  raw: unknown,
+  rule = 'a positive integer',
+): number | undefined {
   const text = single(name, raw);
   if (text === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(text))
-    throw new InvalidArgumentError(`${name} must be a positive integer`);
+  if (!/^\d{1,15}$/.test(text)) throw new InvalidArgumentError(`${name} must be ${rule}`);
   return Number(text);
 }
 

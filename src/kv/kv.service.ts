@@ -110,10 +110,18 @@ export const SLICE_KEYS = 1000;
  */
 export const MAX_PATTERN_SEARCH_COST = 32;
 export const MAX_TTL_SECONDS = 10 * 365 * 24 * 60 * 60;
+/** What a revision to watch from must be (0 is accepted, and means the first, 1). */
+export const REVISION_RULE = 'a revision: an integer from 0';
 
-// C0 controls and DEL would corrupt log lines, headers and terminals that print keys.
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+/**
+ * A key is any Unicode text, as in Redis and etcd (binary-safe there) and the classic store,
+ * except U+0000, which too many tools take for the end of a string. Whatever prints a key
+ * escapes it: JSON bodies, SSE data lines and log lines are JSON, and no header carries one.
+ * A lone surrogate is not text at all: it cannot come through a URL (keys are UTF-8 there),
+ * but a JSON body can spell one (`"\ud800"`).
+ */
+const NUL = '\u0000';
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 @Injectable()
 export class KvService {
@@ -239,7 +247,7 @@ export class KvService {
   watch(query: WatchQuery): ChangeSubscription {
     const { fromRevision } = query;
     if (fromRevision !== undefined && !(Number.isSafeInteger(fromRevision) && fromRevision >= 0)) {
-      throw new InvalidArgumentError('fromRevision must be a revision: an integer from 0');
+      throw new InvalidArgumentError(`fromRevision must be ${REVISION_RULE}`);
     }
     const pattern = query.pattern === undefined ? undefined : compilePattern(query.pattern);
     const match = pattern === undefined ? undefined : (key: string) => pattern.matches(key);
@@ -297,8 +305,9 @@ export class KvService {
   private checkKey(key: string): void {
     if (key.length === 0) throw new InvalidKeyError('Key must not be empty');
     if (Buffer.byteLength(key) > this.maxKeyBytes) throw new KeyTooLongError(this.maxKeyBytes);
-    if (CONTROL_CHARACTER.test(key)) {
-      throw new InvalidKeyError('Key must not contain control characters');
+    if (key.includes(NUL)) throw new InvalidKeyError('Key must not contain U+0000 (NUL)');
+    if (LONE_SURROGATE.test(key)) {
+      throw new InvalidKeyError('Key must be Unicode text: it has a lone surrogate');
     }
   }
 }

@@ -21,4 +21,14 @@ export class AppLogger extends Logger {
       super.log(message, ...params);
     }
   }
+
+  /** Nest logs a failed listen itself; main reports it once, naming HOST and PORT. */
+  override error(message: unknown, ...params: unknown[]): void {
+    const context = params[params.length - 1];
+    if (context === 'NestApplication') {
+      this.debug(message, ...params);
+    } else {
+      super.error(message, ...params);
+    }
+  }
 }

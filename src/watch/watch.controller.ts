@@ -1,9 +1,10 @@
 import { Controller, Get, Headers, Inject, Logger, Query, Req, Res } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import { takeOverResponse } from '../http/raw-response';
-import { parseInteger, parseText } from '../keys/query-params';
+import { parseInteger } from '../keys/query-params';
+import { QueryText } from '../keys/query-text';
 import { InvalidArgumentError } from '../kv/kv.errors';
-import { KvService } from '../kv/kv.service';
+import { KvService, REVISION_RULE } from '../kv/kv.service';
 import { streamChanges } from './change-event-stream';
 
 /** Milliseconds between heartbeat comments on an idle /watch stream. */
@@ -42,13 +43,14 @@ export class WatchController {
     @Req() request: { readonly socket: Socket },
     @Res() reply: object,
     @Headers('last-event-id') lastEventId?: string,
-    @Query('pattern') pattern?: unknown,
+    @QueryText('pattern') pattern?: string,
     @Query('fromRevision') fromRevision?: unknown,
   ): void {
     const subscription = this.kv.watch({
-      pattern: parseText('pattern', pattern),
+      pattern,
       // A reconnecting EventSource repeats the URL, so Last-Event-ID takes precedence.
-      fromRevision: resumeAfter(lastEventId) ?? parseInteger('fromRevision', fromRevision),
+      fromRevision:
+        resumeAfter(lastEventId) ?? parseInteger('fromRevision', fromRevision, REVISION_RULE),
     });
     const response = takeOverResponse(reply);
     // The client may have left while the request was handled: then nothing is sent.

@@ -83,8 +83,17 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
   const error = exception as StatusError | null;
   const status = statusOf(error);
   if (status === undefined) return undefined;
+  if (status === 400 && isZlibError(error)) return { status, body: { error: CORRUPT_CODING } };
   const undecodable = error?.code === 'FST_ERR_BAD_URL';
   return frameworkError(status, undecodable ? DECODE_FAILURE : undefined, maxValueBytes);
+}
+
+const CORRUPT_CODING =
+  'Body is not valid data of its Content-Encoding (a corrupt or truncated gzip or deflate stream)';
+
+/** zlib's errors carry Z_ codes (Z_DATA_ERROR, Z_BUF_ERROR for a truncated stream). */
+function isZlibError(error: StatusError | null): boolean {
+  return typeof error?.code === 'string' && error.code.startsWith('Z_');
 }
 
 const DECODE_FAILURE = 'Failed to decode param';
@@ -97,6 +106,13 @@ function invalidJson({ message, reason, pointer }: InvalidJsonError) {
 /** Errors raised by the platform before a handler runs: routers and body parsers. */
 function frameworkError(status: number, message: string | undefined, maxValueBytes: number) {
   if (status === 404) return { status, body: { error: 'Not found' } };
+  // Express's body parser and both platforms' coding checks (src/http/content-coding.ts).
+  if (status === 415) {
+    return {
+      status,
+      body: { error: 'Unsupported Content-Encoding: send identity, gzip or deflate' },
+    };
+  }
   if (status === 413) {
     return {
       status,
