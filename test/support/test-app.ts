@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import type { AddressInfo } from 'node:net';
 import { AppModule } from '../../src/app.module';
 import { CLOCK, Clock, systemClock } from '../../src/clock/clock';
 import { AppConfig, parseConfig } from '../../src/config/app-config';
@@ -18,12 +19,13 @@ export interface TestApp {
 }
 
 /**
- * Starts the real application on a random loopback port, configured as `main.ts` does it,
- * with an optional clock in place of the system one.
+ * Starts the real application on a random loopback port (or one of `listenHost`), configured
+ * as `main.ts` does it, with an optional clock in place of the system one.
  */
 export async function startTestApp(
   environment: Record<string, string> = {},
   clock: Clock = systemClock,
+  listenHost = '127.0.0.1',
 ): Promise<TestApp> {
   const config = parseConfig({ LOG_LEVEL: 'error', ...environment });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
@@ -35,7 +37,8 @@ export async function startTestApp(
     logger: ['error'],
   });
   configureApp(app, config);
-  await app.listen(0, '127.0.0.1');
-  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
+  await app.listen(0, listenHost);
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://${listenHost}:${port}`;
   return { app, config, url, close: () => app.close() };
 }
