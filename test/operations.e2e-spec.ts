@@ -89,9 +89,50 @@ describe.each(HTTP_ADAPTERS)('operating the service (%s)', (adapter) => {
       expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
       expect(answer.headers.get('content-security-policy')).toContain("default-src 'self'");
       expect(answer.headers.get('x-frame-options')).toBe('SAMEORIGIN');
-      expect(answer.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
+      // Plain HTTP: no HSTS, and no CSP directive that would send the browser to https.
+      expect(answer.headers.get('strict-transport-security')).toBeNull();
+      expect(answer.headers.get('content-security-policy')).not.toContain('upgrade-insecure');
       expect(answer.headers.get('x-powered-by')).toBeNull();
     });
+
+    it('believes no X-Forwarded-Proto without TRUST_PROXY', async () => {
+      const answer = await http(server.url, 'GET', '/docs', undefined, {
+        'X-Forwarded-Proto': 'https',
+      });
+      expect(answer.headers.get('strict-transport-security')).toBeNull();
+      expect(answer.headers.get('content-security-policy')).not.toContain('upgrade-insecure');
+    });
+  });
+
+  describe('behind a TLS proxy (TRUST_PROXY=true)', () => {
+    let server: TestApp;
+
+    beforeAll(async () => {
+      server = await startTestApp({ HTTP_ADAPTER: adapter, TRUST_PROXY: 'true' });
+    });
+
+    afterAll(async () => {
+      await server.close();
+    });
+
+    it.each(['/docs', '/key/absent', '/no-such-route'])(
+      'sends HSTS and upgrade-insecure-requests on %s only when the proxy says https',
+      async (path) => {
+        const overTls = await http(server.url, 'GET', path, undefined, {
+          'X-Forwarded-Proto': 'https',
+        });
+        expect(overTls.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
+        expect(overTls.headers.get('content-security-policy')).toContain(
+          'upgrade-insecure-requests',
+        );
+        for (const proto of [undefined, 'http']) {
+          const headers: Record<string, string> = proto ? { 'X-Forwarded-Proto': proto } : {};
+          const plain = await http(server.url, 'GET', path, undefined, headers);
+          expect(plain.headers.get('strict-transport-security')).toBeNull();
+          expect(plain.headers.get('content-security-policy')).not.toContain('upgrade-insecure');
+        }
+      },
+    );
   });
 
   it('serves no /metrics with METRICS_ENABLED=false', async () => {
