@@ -25,7 +25,8 @@ function runScript(timeoutMs: number): Promise<ScriptRun> {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FORCE_COLOR: '0' },
+    // docker-compose.yml requires the token from the environment, as `docker compose up` does.
+    env: { ...process.env, FORCE_COLOR: '0', KVSTORE_AUTH_TOKEN: 'recipe-check-token' },
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -164,8 +164,11 @@ describe.each(HTTP_ADAPTERS)('GET /watch (%s)', (adapter) => {
 
   it.each([
     ['/watch?pattern=[', {}, "Invalid pattern: unclosed '[' at position 0"],
-    ['/watch?fromRevision=abc', {}, 'fromRevision must be a positive integer'],
-    ['/watch?fromRevision=-1', {}, 'fromRevision must be a positive integer'],
+    // The message states the rule that is applied: 0 is accepted (as 1), negatives are not.
+    ['/watch?fromRevision=abc', {}, 'fromRevision must be a revision: an integer from 0'],
+    ['/watch?fromRevision=-1', {}, 'fromRevision must be a revision: an integer from 0'],
+    ['/watch?fromRevision=-3', {}, 'fromRevision must be a revision: an integer from 0'],
+    ['/watch?fromRevision=1.5', {}, 'fromRevision must be a revision: an integer from 0'],
     ['/watch?fromRevision=1&fromRevision=2', {}, 'fromRevision must be given once'],
     ['/watch', { 'Last-Event-ID': 'x' }, 'Last-Event-ID must be a revision number'],
   ])('refuses %s %j with 400', async (path, headers, error) => {

@@ -34,9 +34,11 @@ const EXPIRY = {
 const ERRORS: Record<number, string> = {
   400: 'Invalid key, JSON, query or header',
   401: 'Missing or wrong bearer token (when AUTH_TOKEN is set)',
+  403: 'Protected mode: no AUTH_TOKEN is set and the client or its Host is not loopback',
   404: 'Key not found',
   412: 'If-Match / If-None-Match failed; body has the current modRevision',
   413: 'Body larger than MAX_VALUE_BYTES',
+  415: 'Content-Encoding other than identity, gzip or deflate',
   414: 'Key longer than MAX_KEY_BYTES',
   503: 'Storage cannot take writes now (disk full, I/O error), or the memory for slow clients (MAX_BUFFERED_BYTES) is in use',
   507: 'The write would take the data past MAX_DATA_BYTES; body has maxBytes. Nothing changed',
@@ -52,7 +54,8 @@ export const ApiErrors = (...statuses: number[]) =>
 export const ApiKeyParam = () =>
   ApiParam({
     name: 'key',
-    description: 'Everything after the prefix, percent-decoded once; may contain "/"',
+    description:
+      'Everything after the prefix, percent-decoded once: any Unicode text but U+0000, "/" included',
     example: 'config/db/host',
   });
 
@@ -94,7 +97,7 @@ export const ApiGetKey = () =>
       },
     }),
     ApiResponse({ status: 304, description: 'Not modified since the ETag given in If-None-Match' }),
-    ApiErrors(400, 401, 404, 414),
+    ApiErrors(400, 401, 403, 404, 414),
   );
 
 export const ApiPutKey = () =>
@@ -129,7 +132,7 @@ export const ApiPutKey = () =>
         },
       },
     }),
-    ApiErrors(400, 401, 412, 413, 414, 503, 507),
+    ApiErrors(400, 401, 403, 412, 413, 414, 415, 503, 507),
   );
 
 export const ApiDeleteKey = () =>
@@ -145,7 +148,7 @@ export const ApiDeleteKey = () =>
         properties: { success: { type: 'boolean' }, key: { type: 'string' } },
       },
     }),
-    ApiErrors(400, 401, 404, 412, 414, 503),
+    ApiErrors(400, 401, 403, 404, 412, 414, 503),
   );
 
 export const ApiListKeys = () =>
@@ -179,7 +182,7 @@ export const ApiListKeys = () =>
         },
       },
     }),
-    ApiErrors(400, 401, 503),
+    ApiErrors(400, 401, 403, 503),
   );
 
 const TTL_VIEW = {
@@ -196,7 +199,7 @@ export const ApiGetTtl = () =>
     ApiOperation({ summary: "Read a key's expiry" }),
     ApiKeyParam(),
     ApiResponse({ status: 200, description: 'null: no expiry', schema: TTL_VIEW }),
-    ApiErrors(400, 401, 404),
+    ApiErrors(400, 401, 403, 404),
   );
 
 export const ApiPutTtl = () =>
@@ -211,7 +214,7 @@ export const ApiPutTtl = () =>
       },
     }),
     ApiResponse({ status: 200, description: 'Changed', schema: TTL_VIEW }),
-    ApiErrors(400, 401, 404, 412, 503),
+    ApiErrors(400, 401, 403, 404, 412, 415, 503),
   );
 
 export const ApiStats = () =>
@@ -230,5 +233,5 @@ export const ApiStats = () =>
         },
       },
     }),
-    ApiErrors(401),
+    ApiErrors(401, 403),
   );
