@@ -39,10 +39,6 @@ export function decodeBody(
   decode(body, { maxOutputLength: maxBytes }, (error, decoded) => {
     if (error === null) return done(null, decoded);
     const tooLarge = (error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-    done(
-      tooLarge
-        ? Object.assign(error, { statusCode: 413 })
-        : Object.assign(error, { statusCode: 400 }),
-    );
+    done(Object.assign(error, { statusCode: tooLarge ? 413 : 400 }));
   });
 }

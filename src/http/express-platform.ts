@@ -45,12 +45,22 @@ export function configureExpress(
     }
     if (protectedMode && refuseOutsideLoopback(request, response)) return;
     // The body parser would also decode br (and zstd on newer Node), which Fastify does not.
+    // Checked only where there are body bytes to decode, as Fastify's parser only runs then.
     const coding = request.headers['content-encoding'];
-    if (coding !== undefined && !contentCodingOf(coding)) return next(unsupportedContentEncoding());
+    if (coding !== undefined && !contentCodingOf(coding) && hasBodyBytes(request)) {
+      return next(unsupportedContentEncoding());
+    }
     next();
   });
   // The raw body as a Buffer whatever the Content-Type: the contract parses JSON itself.
   app.useBodyParser('raw', { type: () => true, limit: config.maxValueBytes });
+}
+
+function hasBodyBytes(request: Request): boolean {
+  const length = request.headers['content-length'];
+  return (
+    request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+  );
 }
 
 /** Answers 403 and returns true when protected mode refuses the request. */

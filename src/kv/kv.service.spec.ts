@@ -35,7 +35,8 @@ describe('KvService', () => {
     it.each([
       ['', InvalidKeyError],
       ['a\u0000b', InvalidKeyError],
-      ['tab\there', InvalidKeyError],
+      ['lone \ud800 high surrogate', InvalidKeyError],
+      ['lone \udc00 low surrogate', InvalidKeyError],
       ['x'.repeat(1025), KeyTooLongError],
       ['é'.repeat(513), KeyTooLongError],
     ])('refuses %j before touching storage', async (key, error) => {
@@ -45,6 +46,20 @@ describe('KvService', () => {
       await expect(kv.get(key)).rejects.toBeInstanceOf(error);
       expect(storage.write).not.toHaveBeenCalled();
       expect(storage.get).not.toHaveBeenCalled();
+    });
+
+    it.each([
+      'tab\there',
+      'line\r\nbreak',
+      '\u001b[31m',
+      'a\u007fb',
+      '\u0085\u2028',
+      '😀',
+      '\uffff',
+    ])('accepts the key %j: any Unicode text but U+0000', async (key) => {
+      const { kv } = createKvService();
+      await kv.put(key, '1');
+      expect((await kv.get(key)).record.value).toBe('1');
     });
 
     it('accepts a key of exactly MAX_KEY_BYTES bytes', async () => {
