@@ -251,7 +251,8 @@ function progressOf(socket: Socket): number {
 }
 
 const BUSY_BODY = JSON.stringify({ error: BUSY_MESSAGE });
-const BUSY_HEADERS = securityHeaders();
+// Refused below the platforms, before TRUST_PROXY could be read: the plain-HTTP set is the safe one.
+const BUSY_HEADERS = securityHeaders(false);
 
 function refuse(response: ServerResponse): void {
   response.writeHead(503, {
