@@ -31,7 +31,7 @@ describe('the server process', () => {
       expect(startLines).toHaveLength(1);
       expect(startLines[0]).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(storage: memory/);
       // Fastify is the default platform; the line names the runtime (process.execPath here).
-      expect(startLines[0]).toContain(`http: fastify, node: ${process.version})`);
+      expect(startLines[0]).toContain(`http: fastify, node: ${process.version},`);
       expect(startLines[0]).toContain('PUT|GET|DELETE /key/{key}');
     } finally {
       expect(await server.stop('SIGTERM')).toBe(0);

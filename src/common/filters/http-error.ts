@@ -78,6 +78,10 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
     return { status: 503, body: { error: 'Not ready', ...(exception.getResponse() as object) } };
   }
   if (exception instanceof HttpException) {
+    // Nest 12's Express adapter wraps body-parser's errors, zlib's among them, keeping the cause.
+    if (exception.getStatus() === 400 && isZlibError(exception.cause as StatusError | null)) {
+      return { status: 400, body: { error: CORRUPT_CODING } };
+    }
     return frameworkError(exception.getStatus(), exception.message, maxValueBytes);
   }
   const error = exception as StatusError | null;
