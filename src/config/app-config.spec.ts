@@ -26,7 +26,7 @@ describe('parseConfig', () => {
   it('derives the byte limits from the heap limit unless they are set', () => {
     const heap = 256 * 1024 * 1024;
     expect(parseConfig({}, heap)).toMatchObject({
-      maxDataBytes: 128 * 1024 * 1024,
+      maxDataBytes: 64 * 1024 * 1024,
       watchHistoryBytes: 16 * 1024 * 1024,
       watchQueueBytes: 16 * 1024 * 1024,
       heapLimitBytes: heap,

@@ -149,9 +149,12 @@ export class ConfigError extends Error {
  * Parses the environment once; the message of a ConfigError names every bad variable.
  *
  * The byte limits default to shares of the V8 heap limit (NODE_OPTIONS=--max-old-space-size
- * sets it): half for the data, as Redis is given a maxmemory well below the machine's memory,
- * and a sixteenth for the watch history, which holds superseded values the data no longer
- * counts; the rest is the garbage collector's headroom and the requests in flight.
+ * sets it): a quarter for the data, as Redis is given a maxmemory well below the machine's
+ * memory, and a sixteenth for the watch history, which holds superseded values the data no longer
+ * counts; the rest is the garbage collector's headroom and the requests in flight. A quarter,
+ * not a half: V8's heap_size_limit includes the young generation (192 MiB of 448 MiB on Node 24
+ * with --max-old-space-size=256), which long-lived values never occupy, so half of it was most
+ * of the old generation and a store of 1 MiB values died before reaching its limit.
  * @param heapLimitBytes the V8 heap limit: this process's, unless a test says otherwise
  */
 export function parseConfig(
@@ -200,7 +203,7 @@ export function parseConfig(
     watchQueue: env.WATCH_QUEUE,
     watchHistoryBytes: env.WATCH_HISTORY_BYTES ?? Math.floor(heapLimitBytes / 16),
     watchQueueBytes: env.WATCH_QUEUE_BYTES,
-    maxDataBytes: env.MAX_DATA_BYTES ?? Math.floor(heapLimitBytes / 2),
+    maxDataBytes: env.MAX_DATA_BYTES ?? Math.floor(heapLimitBytes / 4),
     heapLimitBytes,
   };
 }
