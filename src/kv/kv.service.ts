@@ -14,6 +14,7 @@ import {
   StorageHealth,
   StorageRepository,
   StoredEntry,
+  TxnOpResult,
   WriteCommand,
   WriteGuard,
 } from '../storage/storage.repository';
@@ -26,6 +27,7 @@ import {
   PreconditionFailedError,
 } from './kv.errors';
 import { decodeCursor, encodeCursor } from './scan-cursor';
+import { buildTransaction, TxnInput } from './transaction-input';
 
 /** A key as clients see it: the value is canonical JSON text, times are epoch milliseconds. */
 export type KeyRecord = StoredEntry;
@@ -55,6 +57,15 @@ export interface WriteReceipt {
   readonly record: KeyRecord | null;
   /** The store revision after the write. */
   readonly revision: number;
+}
+
+export interface TxnReceipt {
+  /** Whether every compare held, so that the success branch ran. */
+  readonly succeeded: boolean;
+  /** The store revision after the transaction (the revision its reads saw, if it wrote nothing). */
+  readonly revision: number;
+  /** One result per op of the branch that ran, in order; entries are KeyRecords. */
+  readonly results: readonly TxnOpResult[];
 }
 
 export interface WatchQuery {
@@ -119,6 +130,7 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 export class KvService {
   private readonly maxKeyBytes: number;
   private readonly largestEntryBytes: number;
+  private readonly maxTxnOps: number;
 
   constructor(
     @Inject(STORAGE_REPOSITORY) private readonly storage: StorageRepository,
@@ -129,6 +141,7 @@ export class KvService {
     this.maxKeyBytes = config.get('maxKeyBytes', { infer: true });
     this.largestEntryBytes =
       ENTRY_OVERHEAD_BYTES + this.maxKeyBytes + config.get('maxValueBytes', { infer: true });
+    this.maxTxnOps = config.get('maxTxnOps', { infer: true });
   }
 
   async get(key: string): Promise<ReadReceipt> {
@@ -169,6 +182,23 @@ export class KvService {
     this.checkKey(key);
     const expiresAt = ttlSeconds === null ? null : this.expiryFor(ttlSeconds);
     return this.commit({ op: 'ttl', key, expiresAt }, condition);
+  }
+
+  /**
+   * Runs a transaction: compares, then the success or the failure ops, atomically with every
+   * other write, committed as one unit. Refused whole, before anything runs, with an
+   * InvalidTransactionError naming the entry and field, by the rules of the single-key routes.
+   */
+  async transaction(input: TxnInput): Promise<TxnReceipt> {
+    const transaction = buildTransaction(input, {
+      maxOps: this.maxTxnOps,
+      checkKey: (key) => this.checkKey(key),
+      expiresAt: (ttlSeconds) => this.expiryFor(ttlSeconds),
+    });
+    const outcome = await this.storage.transact(transaction);
+    // As for single writes: published once committed, as one unit.
+    this.changes.publish(outcome.changes);
+    return { succeeded: outcome.succeeded, revision: outcome.revision, results: outcome.results };
   }
 
   /** Remaining seconds (millisecond precision) of a key's expiry, or null if it has none. */
