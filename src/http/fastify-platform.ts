@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import type { RequestListener } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { toHttpError } from '../common/filters/http-error';
+import { bodyLimitsOf, isTxnPath, toHttpError } from '../common/filters/http-error';
 import { AppConfig } from '../config/app-config';
 import { logsEveryRequest, requestId } from '../logging/request-id';
 import { orderPipelinedRequests } from './pipelined-requests';
@@ -19,8 +19,8 @@ export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter 
     serverFactory: (handler: RequestListener) => createHttpServer(config, handler),
     // Malformed URLs and bodies are answered in the application's own error format, before any
     // hook has run.
-    frameworkErrors: (error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
-      const answer = toHttpError(error, config.maxValueBytes) ?? FALLBACK_ERROR;
+    frameworkErrors: (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+      const answer = toHttpError(error, bodyLimitsOf(config), request.url) ?? FALLBACK_ERROR;
       void reply.headers(adapter.securityHeaders).status(answer.status).send(answer.body);
     },
   });
@@ -54,6 +54,10 @@ class WildcardFastifyAdapter extends FastifyAdapter {
     return this.forEachPath(args, (route) => super.delete(...route));
   }
 
+  override post(...args: RouteArguments) {
+    return this.forEachPath(args, (route) => super.post(...route));
+  }
+
   private forEachPath<T>(args: RouteArguments, register: (route: RouteArguments) => T): T {
     const [path, handler] = args;
     if (typeof path !== 'string') return register(args);
@@ -72,10 +76,15 @@ class WildcardFastifyAdapter extends FastifyAdapter {
 
 export function configureFastify(
   app: NestFastifyApplication,
+  config: AppConfig,
   observeResponse: ResponseObserver | undefined,
 ): void {
   const adapter = app.getHttpAdapter() as unknown as WildcardFastifyAdapter;
   const fastify = adapter.getInstance();
+  // A transaction carries several values: its body has its own limit, MAX_TXN_BYTES.
+  fastify.addHook('onRoute', (route) => {
+    if (isTxnPath(route.url)) route.bodyLimit = config.maxTxnBytes;
+  });
   // Nest's own slot runs before every other hook, CORS's included, so preflights get them too.
   adapter.setOnRequestHook((_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     void reply.headers(adapter.securityHeaders);
