@@ -1,6 +1,7 @@
 import { dumpStore } from '../src/storage/file/testing/store-dump';
 import { STORAGE_REPOSITORY, StorageRepository } from '../src/storage/storage.repository';
 import { http } from './support/http-client';
+import { SseStream } from './support/sse-client';
 import { HTTP_ADAPTERS, startTestApp, TestApp } from './support/test-app';
 
 const MAX_TXN_BYTES = 2048;
@@ -164,7 +165,11 @@ describe.each(HTTP_ADAPTERS)('transactions over HTTP (%s)', (adapter) => {
     ['a body that is not an object', '[1]', 'body: must be a JSON object'],
     ['an unknown member', '{"succes": []}', 'succes: property succes should not exist'],
     ['a branch that is not an array', '{"success": {}}', 'success: must be an array'],
-    ['an op that is not an object', '{"success": [3]}', 'success[0]: every entry must be an object'],
+    [
+      'an op that is not an object',
+      '{"success": [3]}',
+      'success[0]: every entry must be an object',
+    ],
     [
       'an unknown op',
       '{"success": [{"op": "incr", "key": "a"}]}',
@@ -300,6 +305,58 @@ describe.each(HTTP_ADAPTERS)('transactions over HTTP (%s)', (adapter) => {
     expect(await dump()).toEqual(before);
     // Larger than MAX_VALUE_BYTES: the route has its own limit.
     expect((await call('POST', '/txn', body(MAX_TXN_BYTES))).status).toBe(200);
+  });
+});
+
+describe.each(HTTP_ADAPTERS)('transactions on /watch (%s)', (adapter) => {
+  let server: TestApp;
+  const txn = (body: unknown) => http(server.url, 'POST', '/txn', JSON.stringify(body));
+
+  beforeAll(async () => {
+    server = await startTestApp({ HTTP_ADAPTER: adapter });
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('delivers a transaction as one txn event, and Last-Event-ID resumes after all of it', async () => {
+    const from = Number(
+      (await http(server.url, 'PUT', '/key/before', '1')).headers.get('x-kv-revision'),
+    );
+    const live = await SseStream.open(server.url, `/watch?fromRevision=${from}&pattern=acc*`);
+    await http(server.url, 'PUT', '/key/acc:x', '0');
+    await txn({
+      success: [
+        { op: 'put', key: 'acc:a', value: 1 },
+        { op: 'put', key: 'other', value: 1 },
+        { op: 'delete', key: 'acc:x' },
+      ],
+    });
+    await http(server.url, 'PUT', '/key/acc:b', '2');
+    const events = await live.events(3);
+    live.close();
+    expect(events.map((event) => [event.event, event.id])).toEqual([
+      ['put', String(from + 1)],
+      ['txn', String(from + 4)],
+      ['put', String(from + 5)],
+    ]);
+    expect(JSON.parse(events[1].data!)).toEqual({
+      revision: from + 4,
+      changes: [
+        { revision: from + 2, type: 'put', key: 'acc:a', value: 1, expiresAt: null },
+        { revision: from + 4, type: 'delete', key: 'acc:x' },
+      ],
+    });
+    // Asking for a revision inside it gets all of it; resuming after its id gets what follows.
+    const inside = await SseStream.open(server.url, `/watch?fromRevision=${from + 3}`);
+    expect((await inside.events(1))[0]).toMatchObject({ event: 'txn', id: String(from + 4) });
+    inside.close();
+    const resumed = await SseStream.open(server.url, '/watch', {
+      'last-event-id': String(from + 4),
+    });
+    expect((await resumed.events(1))[0]).toMatchObject({ event: 'put', id: String(from + 5) });
+    resumed.close();
   });
 });
 

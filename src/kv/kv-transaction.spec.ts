@@ -53,6 +53,24 @@ describe('KvService.transaction', () => {
     subscription.close();
   });
 
+  it('starts a watch from inside a transaction at its first change, and forgets old units', async () => {
+    const { kv, changes } = await setup();
+    await kv.transaction({
+      success: [
+        { op: 'put', key: 'x', value: '1' },
+        { op: 'put', key: 'y', value: '1' },
+      ],
+    });
+    expect(kv.commitUnitOf(4)).toEqual({ firstRevision: 3, lastRevision: 4 });
+    expect(kv.commitUnitOf(2)).toBeUndefined();
+    const subscription = kv.watch({ fromRevision: 4 });
+    expect((await subscription.next()).value.revision).toBe(3);
+    subscription.close();
+    // The history of this service holds WATCH_HISTORY (10,000) changes.
+    for (let i = 0; i < 10_000; i++) changes.publish([{ op: 'delete', revision: 5 + i, key: 'z' }]);
+    expect(kv.commitUnitOf(4)).toBeUndefined();
+  });
+
   it('records the expiry of a stale key a put meets, in the same unit', async () => {
     const { kv, clock, storage } = await setup();
     clock.advance(1000);

@@ -4,6 +4,7 @@ import { setImmediate } from 'node:timers/promises';
 import { CLOCK, Clock } from '../clock/clock';
 import { ChangeStream } from '../changes/change-stream';
 import { ChangeSubscription } from '../changes/change-subscription';
+import { CommitUnit } from '../changes/commit-units';
 import { AppConfig } from '../config/app-config';
 import { ENTRY_OVERHEAD_BYTES } from '../storage/data-size';
 import {
@@ -196,8 +197,8 @@ export class KvService {
       expiresAt: (ttlSeconds) => this.expiryFor(ttlSeconds),
     });
     const outcome = await this.storage.transact(transaction);
-    // As for single writes: published once committed, as one unit.
-    this.changes.publish(outcome.changes);
+    // As for single writes: published once committed; marked as one unit for watchers.
+    this.changes.publish(outcome.changes, { unit: true });
     return { succeeded: outcome.succeeded, revision: outcome.revision, results: outcome.results };
   }
 
@@ -273,7 +274,14 @@ export class KvService {
     }
     const pattern = query.pattern === undefined ? undefined : compilePattern(query.pattern);
     const match = pattern === undefined ? undefined : (key: string) => pattern.matches(key);
-    return this.changes.subscribe({ fromRevision, match });
+    // A watch never starts in the middle of a transaction: it gets all of it, or none.
+    const unit = fromRevision === undefined ? undefined : this.changes.unitOf(fromRevision);
+    return this.changes.subscribe({ fromRevision: unit?.firstRevision ?? fromRevision, match });
+  }
+
+  /** The transaction a watched revision belongs to, if it does: watchers deliver it whole. */
+  commitUnitOf(revision: number): CommitUnit | undefined {
+    return this.changes.unitOf(revision);
   }
 
   /** Whether the store can take writes now. */
