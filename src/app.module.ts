@@ -10,6 +10,7 @@ import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { TxnModule } from './txn/txn.module';
 import { WatchModule } from './watch/watch.module';
 
 /** The application, built around a configuration that was parsed and validated once. */
@@ -23,6 +24,7 @@ export class AppModule {
         LoggingModule,
         ClockModule,
         KeysModule,
+        TxnModule,
         ExpiryModule,
         HealthModule,
         ...(config.metricsEnabled ? [MetricsModule] : []),

@@ -34,7 +34,7 @@ async function bootstrap(config: AppConfig): Promise<void> {
     `kvstore listening on ${url} (storage: ${config.storage}, http: ${config.httpAdapter}, ` +
       `node: ${process.version}, MAX_DATA_BYTES: ${config.maxDataBytes} of a ` +
       `${config.heapLimitBytes}-byte heap, access: ${accessMode(config)}); ` +
-      'endpoints: PUT|GET|DELETE /key/{key}, GET /keys, GET|PUT /ttl/{key}, GET /stats, ' +
+      'endpoints: PUT|GET|DELETE /key/{key}, GET /keys, GET|PUT /ttl/{key}, POST /txn, GET /stats, ' +
       `GET /health, GET /health/ready${config.metricsEnabled ? ', GET /metrics' : ''}`,
   );
 }

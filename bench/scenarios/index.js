@@ -17,6 +17,7 @@ const { FSYNC_POLICIES, startPool } = require('./pool');
 const { putFileScenario } = require('./put-file');
 const { putKeysScenario } = require('./put-keys');
 const { startupScenario } = require('./startup');
+const { txnScenario } = require('./txn');
 
 /**
  * name: for --only; quick: part of --quick; pool: uses the shared in-memory servers; floor:
@@ -61,6 +62,13 @@ const SCENARIOS = [
     pool: true,
     about: 'PUT c50 with STORAGE=file per FSYNC policy, vs in-memory PUT',
     run: putFileScenario,
+  },
+  {
+    name: 'txn-c50',
+    quick: false,
+    pool: true,
+    about: 'POST /txn (2 compares, 2 puts) c50 vs single-key PUT: transactions/s, keys written/s',
+    run: txnScenario,
   },
   {
     name: 'metrics-cost',

@@ -3,6 +3,7 @@ import { Change } from '../storage/storage.repository';
 import { ChangeHistory } from './change-history';
 import { RevisionCompactedError } from './change-stream.errors';
 import { ChangeSubscription, QueueLimits } from './change-subscription';
+import { CommitUnit, CommitUnits } from './commit-units';
 
 export interface ChangeStreamOptions {
   /** How many of the latest changes are kept for replay (WATCH_HISTORY). */
@@ -45,6 +46,7 @@ export class ChangeStream implements BeforeApplicationShutdown {
   /** Changes that arrived ahead of an earlier revision, by their first revision. */
   private readonly early = new Map<number, readonly Change[]>();
   private readonly queue: QueueLimits;
+  private readonly units = new CommitUnits();
   private closed = false;
 
   constructor(options: ChangeStreamOptions) {
@@ -84,8 +86,10 @@ export class ChangeStream implements BeforeApplicationShutdown {
    * rather than trusted. A revision taken by a write that then failed never arrives and holds
    * back what follows; the file engine refuses every write after a failed fsync, so nothing
    * can queue behind it. A revision published twice is a bug and throws.
+   *
+   * `unit`: the changes are one transaction's, which readers deliver whole (see `unitOf`).
    */
-  publish(changes: readonly Change[]): void {
+  publish(changes: readonly Change[], { unit = false } = {}): void {
     if (changes.length === 0) return;
     const first = changes[0].revision;
     if (first <= this.lastRevision || this.early.has(first)) {
@@ -93,6 +97,7 @@ export class ChangeStream implements BeforeApplicationShutdown {
         `Revision ${first} was published twice (last published: ${this.lastRevision})`,
       );
     }
+    if (unit) this.units.add({ firstRevision: first, lastRevision: changes.at(-1)!.revision });
     if (first > this.lastRevision + 1) {
       this.early.set(first, changes);
       return;
@@ -103,6 +108,12 @@ export class ChangeStream implements BeforeApplicationShutdown {
       this.append(next);
       next = this.early.get(this.lastRevision + 1);
     }
+    this.units.forgetBefore(this.oldestRevision);
+  }
+
+  /** The transaction a published revision belongs to, while the history holds it. */
+  unitOf(revision: number): CommitUnit | undefined {
+    return this.units.of(revision);
   }
 
   /**

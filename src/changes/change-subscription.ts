@@ -104,8 +104,22 @@ export class ChangeSubscription implements AsyncIterableIterator<Change> {
     }
   }
 
-  private take(): Change | undefined {
-    while (this.cursor <= this.history.lastRevision) {
+  /**
+   * The matching changes up to `revision` already published and not read yet, without waiting:
+   * the rest of a commit unit whose first change was just read. Throws the overflow error if
+   * the subscription was cut off.
+   */
+  takeThrough(revision: number): Change[] {
+    if (this.ended instanceof SubscriberOverflowError) throw this.ended;
+    const changes: Change[] = [];
+    for (let change = this.take(revision); change; change = this.take(revision)) {
+      changes.push(change);
+    }
+    return changes;
+  }
+
+  private take(upTo = Number.POSITIVE_INFINITY): Change | undefined {
+    while (this.cursor <= Math.min(upTo, this.history.lastRevision)) {
       const change = this.history.get(this.cursor++)!;
       if (!this.match(change.key)) continue;
       if (change.revision >= this.liveFrom) {

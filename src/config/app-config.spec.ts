@@ -13,6 +13,8 @@ describe('parseConfig', () => {
       maxKeyBytes: 1024,
       maxValueBytes: 1024 * 1024,
       maxBufferedBytes: 64 * 1024 * 1024,
+      maxTxnOps: 128,
+      maxTxnBytes: 4 * 1024 * 1024,
       sweepIntervalMs: 1000,
       corsOrigin: '*',
       logLevel: 'info',
@@ -74,6 +76,8 @@ describe('parseConfig', () => {
     [{ STORAGE: 'redis' }, 'STORAGE must be one of memory, file (got "redis")'],
     [{ HTTP_ADAPTER: 'koa' }, 'HTTP_ADAPTER must be one of express, fastify'],
     [{ MAX_KEY_BYTES: '0' }, 'MAX_KEY_BYTES must be an integer'],
+    [{ MAX_TXN_OPS: '0' }, 'MAX_TXN_OPS must be an integer from 1 to 10000'],
+    [{ MAX_TXN_BYTES: '1' }, 'MAX_TXN_BYTES must be an integer from 2'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
     [{ RECOVER_TRUNCATE: 'maybe' }, 'RECOVER_TRUNCATE must be one of'],
     [{ MAX_DATA_BYTES: '1gb' }, 'MAX_DATA_BYTES must be an integer from 1024 to'],
@@ -93,6 +97,16 @@ describe('parseConfig', () => {
   ])('refuses %j, naming the variable', (environment, message) => {
     expect(() => parseConfig(environment)).toThrow(ConfigError);
     expect(() => parseConfig(environment)).toThrow(message);
+  });
+
+  it('derives MAX_TXN_BYTES from MAX_VALUE_BYTES unless it is set', () => {
+    expect(parseConfig({ MAX_VALUE_BYTES: '1000' }).maxTxnBytes).toBe(4000);
+    const largeValues = {
+      MAX_VALUE_BYTES: String(512 * 1024 * 1024),
+      MAX_BUFFERED_BYTES: String(1024 * 1024 * 1024),
+    };
+    expect(parseConfig(largeValues).maxTxnBytes).toBe(512 * 1024 * 1024);
+    expect(parseConfig({ MAX_VALUE_BYTES: '1000', MAX_TXN_BYTES: '1500' }).maxTxnBytes).toBe(1500);
   });
 
   it('names every bad variable at once', () => {

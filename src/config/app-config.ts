@@ -2,6 +2,11 @@ import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { z } from 'zod';
 
+/** A transaction is one log record, so its body stays well below the record limit (1 GiB). */
+const MAX_TXN_BYTES_LIMIT = 512 * 1024 * 1024;
+/** The default MAX_TXN_BYTES: room for a few values of the largest size, with their keys. */
+const TXN_BYTES_PER_VALUE_BYTES = 4;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const integer = <F extends number | undefined>(
@@ -75,6 +80,9 @@ const environmentSchema = z.object({
     Number.MAX_SAFE_INTEGER,
     64 * 1024 * 1024,
   ),
+  MAX_TXN_OPS: integer('MAX_TXN_OPS', 1, 10_000, 128),
+  // 0: derived from MAX_VALUE_BYTES once both are known.
+  MAX_TXN_BYTES: integer('MAX_TXN_BYTES', 2, MAX_TXN_BYTES_LIMIT, 0),
   SWEEP_INTERVAL_MS: integer('SWEEP_INTERVAL_MS', 10, 3_600_000, 1000),
   CORS_ORIGIN: text('*'),
   LOG_LEVEL: choice('LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -109,6 +117,10 @@ export interface AppConfig {
   readonly maxValueBytes: number;
   /** Bytes held for slow clients: bodies still arriving, answers not yet read (BufferBudget). */
   readonly maxBufferedBytes: number;
+  /** Most ops in one branch of a transaction (etcd's default, 128). */
+  readonly maxTxnOps: number;
+  /** Largest POST /txn body. */
+  readonly maxTxnBytes: number;
   readonly sweepIntervalMs: number;
   readonly corsOrigin: string;
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -188,6 +200,10 @@ export function parseConfig(
     maxKeyBytes: env.MAX_KEY_BYTES,
     maxValueBytes: env.MAX_VALUE_BYTES,
     maxBufferedBytes: env.MAX_BUFFERED_BYTES,
+    maxTxnOps: env.MAX_TXN_OPS,
+    maxTxnBytes:
+      env.MAX_TXN_BYTES ||
+      Math.min(env.MAX_VALUE_BYTES * TXN_BYTES_PER_VALUE_BYTES, MAX_TXN_BYTES_LIMIT),
     sweepIntervalMs: env.SWEEP_INTERVAL_MS,
     corsOrigin: env.CORS_ORIGIN,
     logLevel: env.LOG_LEVEL,

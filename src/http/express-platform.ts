@@ -1,5 +1,6 @@
-import type { NextFunction, Request, Response } from 'express';
+import { raw, type NextFunction, type Request, type Response } from 'express';
 import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express';
+import { TXN_PATH } from '../common/filters/http-error';
 import { AppConfig } from '../config/app-config';
 import { contentCodingOf, unsupportedContentEncoding } from './content-coding';
 import { ResponseObserver } from './response-observer';
@@ -52,7 +53,10 @@ export function configureExpress(
     }
     next();
   });
-  // The raw body as a Buffer whatever the Content-Type: the contract parses JSON itself.
+  // The raw body as a Buffer whatever the Content-Type: the contract parses JSON itself. A
+  // transaction carries several values: its body has its own limit, and the general parser
+  // skips a body already read.
+  app.use(TXN_PATH, raw({ type: () => true, limit: config.maxTxnBytes }));
   app.useBodyParser('raw', { type: () => true, limit: config.maxValueBytes });
 }
 

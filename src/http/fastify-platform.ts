@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import type { RequestListener } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { toHttpError } from '../common/filters/http-error';
+import { bodyLimitsOf, isTxnPath, toHttpError } from '../common/filters/http-error';
 import { AppConfig } from '../config/app-config';
 import { logsEveryRequest, requestId } from '../logging/request-id';
 import { contentCodingOf, decodeBody, unsupportedContentEncoding } from './content-coding';
@@ -23,8 +23,8 @@ export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter 
     clientErrorHandler: answerClientError,
     // Malformed URLs and bodies are answered in the application's own error format, before any
     // hook has run.
-    frameworkErrors: (error: unknown, _request: FastifyRequest, reply: FastifyReply) => {
-      const answer = toHttpError(error, config.maxValueBytes) ?? FALLBACK_ERROR;
+    frameworkErrors: (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+      const answer = toHttpError(error, bodyLimitsOf(config), request.url) ?? FALLBACK_ERROR;
       void reply.headers(adapter.plainHeaders).status(answer.status).send(answer.body);
     },
   });
@@ -59,6 +59,10 @@ class WildcardFastifyAdapter extends FastifyAdapter {
     return this.forEachPath(args, (route) => super.delete(...route));
   }
 
+  override post(...args: RouteArguments) {
+    return this.forEachPath(args, (route) => super.post(...route));
+  }
+
   private forEachPath<T>(args: RouteArguments, register: (route: RouteArguments) => T): T {
     const [path, handler] = args;
     if (typeof path !== 'string') return register(args);
@@ -82,6 +86,10 @@ export function configureFastify(
 ): void {
   const adapter = app.getHttpAdapter() as unknown as WildcardFastifyAdapter;
   const fastify = adapter.getInstance();
+  // A transaction carries several values: its body has its own limit, MAX_TXN_BYTES.
+  fastify.addHook('onRoute', (route) => {
+    if (isTxnPath(route.url)) route.bodyLimit = config.maxTxnBytes;
+  });
   const { protectedMode, trustProxy } = config;
   // Nest's own slot runs before every other hook, CORS's included, so preflights get them too,
   // and a request refused by protected mode gets no CORS headers.
@@ -111,7 +119,8 @@ export function configureFastify(
     const coding = contentCodingOf(header);
     if (coding === undefined) return done(unsupportedContentEncoding());
     if (coding === 'identity') return done(null, body);
-    decodeBody(coding, body as Buffer, config.maxValueBytes, done);
+    const limit = isTxnPath(request.url) ? config.maxTxnBytes : config.maxValueBytes;
+    decodeBody(coding, body as Buffer, limit, done);
   });
 }
 

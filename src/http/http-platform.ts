@@ -33,7 +33,7 @@ export function configureHttpPlatform(
   }
   app.enableCors({
     origin: config.corsOrigin === '*' ? '*' : config.corsOrigin.split(',').map((o) => o.trim()),
-    methods: ['GET', 'PUT', 'DELETE'],
+    methods: ['GET', 'PUT', 'DELETE', 'POST'],
     allowedHeaders: ['Content-Type', 'Authorization', 'If-Match', 'If-None-Match', 'Last-Event-ID'],
     exposedHeaders: ['ETag', 'X-Kv-Revision'],
     // @fastify/cors answers an OPTIONS request without Origin with a plain-text 400; the

@@ -4,6 +4,7 @@ import { setImmediate } from 'node:timers/promises';
 import { CLOCK, Clock } from '../clock/clock';
 import { ChangeStream } from '../changes/change-stream';
 import { ChangeSubscription } from '../changes/change-subscription';
+import { CommitUnit } from '../changes/commit-units';
 import { AppConfig } from '../config/app-config';
 import { ENTRY_OVERHEAD_BYTES } from '../storage/data-size';
 import {
@@ -14,6 +15,7 @@ import {
   StorageHealth,
   StorageRepository,
   StoredEntry,
+  TxnOpResult,
   WriteCommand,
   WriteGuard,
 } from '../storage/storage.repository';
@@ -26,6 +28,7 @@ import {
   PreconditionFailedError,
 } from './kv.errors';
 import { decodeCursor, encodeCursor } from './scan-cursor';
+import { buildTransaction, TxnInput } from './transaction-input';
 
 /** A key as clients see it: the value is canonical JSON text, times are epoch milliseconds. */
 export type KeyRecord = StoredEntry;
@@ -55,6 +58,15 @@ export interface WriteReceipt {
   readonly record: KeyRecord | null;
   /** The store revision after the write. */
   readonly revision: number;
+}
+
+export interface TxnReceipt {
+  /** Whether every compare held, so that the success branch ran. */
+  readonly succeeded: boolean;
+  /** The store revision after the transaction (the revision its reads saw, if it wrote nothing). */
+  readonly revision: number;
+  /** One result per op of the branch that ran, in order; entries are KeyRecords. */
+  readonly results: readonly TxnOpResult[];
 }
 
 export interface WatchQuery {
@@ -127,6 +139,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 export class KvService {
   private readonly maxKeyBytes: number;
   private readonly largestEntryBytes: number;
+  private readonly maxTxnOps: number;
 
   constructor(
     @Inject(STORAGE_REPOSITORY) private readonly storage: StorageRepository,
@@ -137,6 +150,7 @@ export class KvService {
     this.maxKeyBytes = config.get('maxKeyBytes', { infer: true });
     this.largestEntryBytes =
       ENTRY_OVERHEAD_BYTES + this.maxKeyBytes + config.get('maxValueBytes', { infer: true });
+    this.maxTxnOps = config.get('maxTxnOps', { infer: true });
   }
 
   async get(key: string): Promise<ReadReceipt> {
@@ -177,6 +191,23 @@ export class KvService {
     this.checkKey(key);
     const expiresAt = ttlSeconds === null ? null : this.expiryFor(ttlSeconds);
     return this.commit({ op: 'ttl', key, expiresAt }, condition);
+  }
+
+  /**
+   * Runs a transaction: compares, then the success or the failure ops, atomically with every
+   * other write, committed as one unit. Refused whole, before anything runs, with an
+   * InvalidTransactionError naming the entry and field, by the rules of the single-key routes.
+   */
+  async transaction(input: TxnInput): Promise<TxnReceipt> {
+    const transaction = buildTransaction(input, {
+      maxOps: this.maxTxnOps,
+      checkKey: (key) => this.checkKey(key),
+      expiresAt: (ttlSeconds) => this.expiryFor(ttlSeconds),
+    });
+    const outcome = await this.storage.transact(transaction);
+    // As for single writes: published once committed; marked as one unit for watchers.
+    this.changes.publish(outcome.changes, { unit: true });
+    return { succeeded: outcome.succeeded, revision: outcome.revision, results: outcome.results };
   }
 
   /** Remaining seconds (millisecond precision) of a key's expiry, or null if it has none. */
@@ -251,7 +282,14 @@ export class KvService {
     }
     const pattern = query.pattern === undefined ? undefined : compilePattern(query.pattern);
     const match = pattern === undefined ? undefined : (key: string) => pattern.matches(key);
-    return this.changes.subscribe({ fromRevision, match });
+    // A watch never starts in the middle of a transaction: it gets all of it, or none.
+    const unit = fromRevision === undefined ? undefined : this.changes.unitOf(fromRevision);
+    return this.changes.subscribe({ fromRevision: unit?.firstRevision ?? fromRevision, match });
+  }
+
+  /** The transaction a watched revision belongs to, if it does: watchers deliver it whole. */
+  commitUnitOf(revision: number): CommitUnit | undefined {
+    return this.changes.unitOf(revision);
   }
 
   /** Whether the store can take writes now. */

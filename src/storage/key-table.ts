@@ -10,6 +10,10 @@ import {
   StorageStats,
   StorageFullError,
   StoredEntry,
+  Transaction,
+  TxnCompare,
+  TxnOpResult,
+  TxnOutcome,
   WriteCommand,
   WriteGuard,
 } from './storage.repository';
@@ -98,6 +102,88 @@ export class KeyTable {
         break;
     }
     return { ok: true, changes };
+  }
+
+  /**
+   * Works out a transaction's results and changes without touching state, like `planWrite`.
+   * Every op sees the effect of the ops before it in its branch; the caller applies the changes
+   * (all of them, or none) before anything else can run. Each put is held to `maxDataBytes` as a
+   * single put would be at that point of the branch (earlier deletes in it free their bytes);
+   * one that grows the data past it throws StorageFullError for the whole transaction.
+   */
+  planTransaction(transaction: Transaction): TxnOutcome {
+    const now = this.clock.now();
+    const liveNow = (key: string) => {
+      const entry = this.entries.get(key);
+      return entry === undefined || this.isExpired(entry, now) ? undefined : entry;
+    };
+    const succeeded = transaction.compare.every((compare) =>
+      compareHolds(compare, liveNow(compare.key)),
+    );
+    /** Keys the branch has written so far, as it left them (null: absent). */
+    const written = new Map<string, StoredEntry | null>();
+    const changes: Change[] = [];
+    const results: TxnOpResult[] = [];
+    let revision = this.revision;
+    let dataBytes = this.dataBytes;
+    /** What the key counts now within the branch: stored bytes, expired or not, until written. */
+    const storedSize = (key: string) =>
+      written.has(key) ? (written.get(key)?.size ?? 0) : (this.entries.get(key)?.size ?? 0);
+    for (const op of succeeded ? transaction.success : transaction.failure) {
+      const seen = written.has(op.key) ? written.get(op.key)! : (liveNow(op.key) ?? null);
+      if (op.op === 'get') {
+        results.push({ op: 'get', key: op.key, entry: seen });
+        continue;
+      }
+      if (op.op === 'delete') {
+        results.push({ op: 'delete', key: op.key, deleted: seen !== null });
+        if (seen === null) continue;
+        dataBytes -= storedSize(op.key);
+        changes.push({ op: 'delete', revision: ++revision, key: op.key });
+        written.set(op.key, null);
+        continue;
+      }
+      const size = entrySize(op.key, op.value);
+      const growth = size - storedSize(op.key);
+      if (growth > 0 && dataBytes + growth > this.maxDataBytes) {
+        throw new StorageFullError(this.maxDataBytes);
+      }
+      dataBytes += growth;
+      // As in planWrite: a put that finds an expired key records the expiry first.
+      if (!written.has(op.key) && seen === null && this.entries.has(op.key)) {
+        changes.push({ op: 'expire', revision: ++revision, key: op.key });
+      }
+      revision++;
+      const entry: StoredEntry = {
+        key: op.key,
+        value: op.value,
+        expiresAt: op.expiresAt === 'keep' ? (seen?.expiresAt ?? null) : op.expiresAt,
+        createRevision: seen ? seen.createRevision : revision,
+        modRevision: revision,
+        version: seen ? seen.version + 1 : 1,
+        size,
+      };
+      const { key, value, expiresAt, createRevision, version } = entry;
+      changes.push({ op: 'put', revision, key, value, expiresAt, createRevision, version });
+      written.set(op.key, entry);
+      results.push({ op: 'put', entry });
+    }
+    return { succeeded, results, changes, revision };
+  }
+
+  /**
+   * Throws unless `changes` continue this table's revisions consecutively: what a commit unit
+   * from elsewhere (a replication leader) must do before it is logged or applied.
+   */
+  checkContinues(changes: readonly Change[]): void {
+    changes.forEach((change, i) => {
+      const expected = this.revision + 1 + i;
+      if (change.revision !== expected) {
+        throw new RangeError(
+          `Change ${i} has revision ${change.revision}; the store expects ${expected}`,
+        );
+      }
+    });
   }
 
   /**
@@ -309,5 +395,16 @@ function guardHolds(guard: WriteGuard, current: StoredEntry | undefined): boolea
       return current === undefined;
     case 'modRevision':
       return current?.modRevision === guard.modRevision;
+  }
+}
+
+function compareHolds(compare: TxnCompare, current: StoredEntry | undefined): boolean {
+  switch (compare.target) {
+    case 'exists':
+      return (current !== undefined) === compare.equals;
+    case 'value':
+      return current?.value === compare.equals;
+    default:
+      return (current?.[compare.target] ?? 0) === compare.equals;
   }
 }

@@ -2,6 +2,8 @@ import { Clock } from '../clock/clock';
 import {
   Change,
   StorageHealth,
+  Transaction,
+  TxnOutcome,
   WriteCommand,
   WriteGuard,
   WriteOutcome,
@@ -28,6 +30,17 @@ export class MemoryStorageRepository extends TableBackedRepository {
       entry: this.table.live(command.key) ?? null,
       revision: this.table.currentRevision,
     };
+  }
+
+  async transact(transaction: Transaction): Promise<TxnOutcome> {
+    const outcome = this.table.planTransaction(transaction);
+    for (const change of outcome.changes) this.table.apply(change);
+    return outcome;
+  }
+
+  async applyChanges(changes: readonly Change[]): Promise<void> {
+    this.table.checkContinues(changes);
+    for (const change of changes) this.table.apply(change);
   }
 
   async expireDue(limit: number): Promise<Change[]> {

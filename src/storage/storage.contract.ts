@@ -1,6 +1,7 @@
 import { FakeClock } from '../clock/fake-clock';
 import { ENTRY_OVERHEAD_BYTES } from './data-size';
 import { StorageFullError, StorageRepository } from './storage.repository';
+import { describeTransactionContract } from './transaction.contract';
 
 /** What a harness configures on the repositories it opens. */
 export interface StorageLimits {
@@ -397,7 +398,53 @@ export function describeStorageContract(
         expect(repo.currentRevision()).toBe(revision);
         expect((await put('k3', value)).ok).toBe(true);
       });
+
+      it('refuses a transaction whose puts grow the data past it, whole, before anything is logged', async () => {
+        await put('k1', value);
+        const revision = repo.currentRevision();
+        const putOp = (key: string, text: string) =>
+          ({ op: 'put', key, value: JSON.stringify(text), expiresAt: null }) as const;
+        // The first two puts fit; the third would not: none of them is committed.
+        await expect(
+          repo.transact({
+            compare: [],
+            success: [putOp('k2', value), putOp('k3', value), putOp('k4', value)],
+            failure: [],
+          }),
+        ).rejects.toEqual(new StorageFullError(limit));
+        const unchanged = async () => {
+          expect(repo.currentRevision()).toBe(revision);
+          expect(await repo.listKeys()).toEqual(['k1']);
+          expect(repo.dataUsage().usedBytes).toBe(limit / 3);
+        };
+        await unchanged();
+        if (harness.reopen) {
+          repo = await harness.reopen({ maxDataBytes: limit });
+          await unchanged();
+        }
+        // A delete earlier in the branch frees its bytes for the puts after it.
+        const freeing = await repo.transact({
+          compare: [],
+          success: [
+            putOp('k2', value),
+            putOp('k3', value),
+            { op: 'delete', key: 'k1' } as const,
+            putOp('k4', value),
+          ],
+          failure: [],
+        });
+        expect(freeing.succeeded).toBe(true);
+        expect(await repo.listKeys()).toEqual(['k2', 'k3', 'k4']);
+        expect(repo.dataUsage().usedBytes).toBe(limit);
+        expect(freeing.results[0]).toMatchObject({ op: 'put', entry: { size: limit / 3 } });
+      });
     });
+
+    describeTransactionContract(() => ({
+      repo,
+      clock,
+      restart: harness.reopen && (async () => (repo = await harness.reopen!())),
+    }));
 
     if (!options.durable) return;
 

@@ -75,6 +75,50 @@ export type WriteOutcome =
     }
   | { readonly ok: false; readonly current: StoredEntry | null };
 
+/**
+ * A condition of a transaction on one key's live state. `modRevision`, `createRevision` and
+ * `version` of 0 mean the key is absent; `value` is canonical JSON text.
+ */
+export type TxnCompare =
+  | {
+      readonly key: string;
+      readonly target: 'modRevision' | 'createRevision' | 'version';
+      readonly equals: number;
+    }
+  | { readonly key: string; readonly target: 'exists'; readonly equals: boolean }
+  | { readonly key: string; readonly target: 'value'; readonly equals: string };
+
+export type TxnOp =
+  Extract<WriteCommand, { op: 'put' | 'delete' }> | { readonly op: 'get'; readonly key: string };
+
+/** A transaction: if every compare holds, `success` runs, else `failure`; ops run in order. */
+export interface Transaction {
+  readonly compare: readonly TxnCompare[];
+  readonly success: readonly TxnOp[];
+  readonly failure: readonly TxnOp[];
+}
+
+export type TxnOpResult =
+  /** The key after the put. */
+  | { readonly op: 'put'; readonly entry: StoredEntry }
+  | { readonly op: 'delete'; readonly key: string; readonly deleted: boolean }
+  /** The key as the transaction sees it at this op (after its earlier ops); null when absent. */
+  | { readonly op: 'get'; readonly key: string; readonly entry: StoredEntry | null };
+
+export interface TxnOutcome {
+  /** Whether every compare held, so that `success` ran. */
+  readonly succeeded: boolean;
+  /** One result per op of the branch that ran, in order. */
+  readonly results: readonly TxnOpResult[];
+  /**
+   * The changes committed, as one unit (see `applyChanges`): consecutive revisions, expiries
+   * of stale keys the writes met included. Empty for a transaction that wrote nothing.
+   */
+  readonly changes: readonly Change[];
+  /** The store revision after the transaction: its last change's, or the one its reads saw. */
+  readonly revision: number;
+}
+
 /** Where an iteration stands: resumable across writes and, for durable stores, restarts. */
 export interface ScanPosition {
   /** The store revision when the iteration began; keys created later are not visited. */
@@ -141,6 +185,21 @@ export interface StorageRepository {
    * policy. The guard check, the revision and the write happen atomically, in call order.
    */
   write(command: WriteCommand, guard?: WriteGuard): Promise<WriteOutcome>;
+
+  /**
+   * Runs a transaction: the compares, the choice of branch, its reads and its writes happen
+   * atomically with respect to every other write, in call order. Its changes are committed as
+   * one unit (all or none, also across a crash) and it resolves once they are durable under the
+   * store's policy.
+   */
+  transact(transaction: Transaction): Promise<TxnOutcome>;
+
+  /**
+   * Commits changes made by another store (a replication leader's commit unit), as one unit,
+   * the way recovery replays the log: no guard, no planning; the revisions must continue this
+   * store's, consecutively, else it throws and changes nothing.
+   */
+  applyChanges(changes: readonly Change[]): Promise<void>;
 
   /** Removes up to `limit` keys whose expiry has passed, each as an 'expire' change. */
   expireDue(limit: number): Promise<Change[]>;

@@ -9,6 +9,8 @@ import {
   StorageRepository,
   StorageStats,
   StoredEntry,
+  Transaction,
+  TxnOutcome,
   WriteCommand,
   WriteGuard,
   WriteOutcome,
@@ -29,6 +31,8 @@ export abstract class TableBackedRepository implements StorageRepository {
   abstract open(): Promise<void>;
   abstract close(): Promise<void>;
   abstract write(command: WriteCommand, guard?: WriteGuard): Promise<WriteOutcome>;
+  abstract transact(transaction: Transaction): Promise<TxnOutcome>;
+  abstract applyChanges(changes: readonly Change[]): Promise<void>;
   abstract expireDue(limit: number): Promise<Change[]>;
   abstract health(): StorageHealth;
 

@@ -1,7 +1,9 @@
 import { EventEmitter, once } from 'node:events';
 import { SubscriberOverflowError } from '../changes/change-stream.errors';
 import { ChangeSubscription } from '../changes/change-subscription';
-import { changeEvent, HEARTBEAT_EVENT, overflowEvent } from './watch-events';
+import { CommitUnit } from '../changes/commit-units';
+import { Change } from '../storage/storage.repository';
+import { changeEvent, HEARTBEAT_EVENT, overflowEvent, txnEvent } from './watch-events';
 
 /** The part of a Node response (http.ServerResponse) the events are written to. */
 export interface EventSink extends EventEmitter {
@@ -27,11 +29,15 @@ export const MAX_BATCH_CHARS = 64 * 1024;
  * drains: a client that does not read leaves the changes in its subscription, whose bound ends
  * the stream with an `overflow` event naming the revision to resume from. A client that reads
  * keeps up at any rate the server commits, whatever the pace of the event loop.
+ *
+ * A transaction's changes (`unitOf` names the unit a revision belongs to) go out as one `txn`
+ * event: it was published at once, so the rest of it is taken without waiting.
  */
 export async function streamChanges(
   subscription: ChangeSubscription,
   sink: EventSink,
   heartbeatMs: number,
+  unitOf: (revision: number) => CommitUnit | undefined = () => undefined,
 ): Promise<void> {
   const gone = new AbortController();
   const onClose = () => {
@@ -49,7 +55,10 @@ export async function streamChanges(
       if (batch.backedUp) await batch.backedUp;
       const next = await subscription.next();
       if (next.done) break;
-      batch.add(changeEvent(next.value));
+      const unit = unitOf(next.value.revision);
+      batch.add(
+        unit ? txnEvent(unit, takeUnit(subscription, next.value, unit)) : changeEvent(next.value),
+      );
     }
   } catch (error) {
     if (gone.signal.aborted) return;
@@ -66,6 +75,19 @@ export async function streamChanges(
       if (rest !== '') sink.write(rest);
       sink.end();
     }
+  }
+}
+
+/**
+ * The rest of a transaction whose first matching change was just read: published together, so
+ * all of it is there. A subscription cut off meanwhile resumes at the transaction's start.
+ */
+function takeUnit(subscription: ChangeSubscription, first: Change, unit: CommitUnit): Change[] {
+  try {
+    return [first, ...subscription.takeThrough(unit.lastRevision)];
+  } catch (error) {
+    if (!(error instanceof SubscriberOverflowError)) throw error;
+    throw new SubscriberOverflowError(Math.min(error.resumeFromRevision, unit.firstRevision));
   }
 }
 

@@ -1,4 +1,5 @@
 import { SubscriberOverflowError } from '../changes/change-stream.errors';
+import { CommitUnit } from '../changes/commit-units';
 import { Change } from '../storage/storage.repository';
 
 /** A comment; clients ignore it, and it keeps proxies from closing an idle stream. */
@@ -11,6 +12,17 @@ export const HEARTBEAT_EVENT = ': keep-alive\n\n';
  */
 export function changeEvent(change: Change): string {
   return `event: ${change.op}\nid: ${change.revision}\ndata: ${eventData(change)}\n\n`;
+}
+
+/**
+ * The changes of one transaction (those the watch matches) as one event, so that a client never
+ * sees part of one. `id` is the transaction's last revision: resuming after it never lands in
+ * the middle of the transaction.
+ */
+export function txnEvent(unit: CommitUnit, changes: readonly Change[]): string {
+  const { lastRevision } = unit;
+  const data = `{"revision":${lastRevision},"changes":[${changes.map(eventData).join(',')}]}`;
+  return `event: txn\nid: ${lastRevision}\ndata: ${data}\n\n`;
 }
 
 /**

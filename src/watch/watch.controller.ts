@@ -60,7 +60,8 @@ export class WatchController {
     request.socket.setKeepAlive(true);
     response.writeHead(200, EVENT_STREAM_HEADERS);
     response.flushHeaders();
-    streamChanges(subscription, response, this.heartbeatMs).catch((error: unknown) => {
+    const unitOf = (revision: number) => this.kv.commitUnitOf(revision);
+    streamChanges(subscription, response, this.heartbeatMs, unitOf).catch((error: unknown) => {
       this.logger.error({ msg: 'The /watch stream failed', err: error });
       response.destroy();
     });

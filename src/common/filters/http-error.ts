@@ -1,6 +1,7 @@
 import { HttpException, ServiceUnavailableException } from '@nestjs/common';
 import { AuthenticationError } from '../../auth/authentication.error';
 import { BufferBudgetFullError } from '../../http/buffer-budget';
+import { RequestValidationError } from '../pipes/request-validation.error';
 import {
   InvalidArgumentError,
   InvalidJsonError,
@@ -13,6 +14,19 @@ import {
   StorageUnavailableError,
   ValueTooLargeError,
 } from '../../kv/kv.errors';
+
+/** The body limits the platforms enforce: POST /txn has its own. */
+export interface BodyLimits {
+  readonly maxValueBytes: number;
+  readonly maxTxnBytes: number;
+}
+
+/** The path whose bodies MAX_TXN_BYTES bounds instead of MAX_VALUE_BYTES. */
+export const TXN_PATH = '/txn';
+
+export function bodyLimitsOf(config: BodyLimits): BodyLimits {
+  return { maxValueBytes: config.maxValueBytes, maxTxnBytes: config.maxTxnBytes };
+}
 
 export interface HttpError {
   readonly status: number;
@@ -31,7 +45,11 @@ interface StatusError {
  * The one place where domain errors become HTTP answers. Anything unknown is a 500 whose
  * body says nothing of the internals; the filter logs it.
  */
-export function toHttpError(exception: unknown, maxValueBytes: number): HttpError | undefined {
+export function toHttpError(
+  exception: unknown,
+  limits: BodyLimits,
+  path?: string,
+): HttpError | undefined {
   if (exception instanceof KeyNotFoundError) {
     return { status: 404, body: { error: exception.message, key: exception.key } };
   }
@@ -39,7 +57,11 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
   if (exception instanceof KeyTooLongError) {
     return { status: 414, body: { error: exception.message, maxBytes: exception.maxBytes } };
   }
-  if (exception instanceof InvalidKeyError || exception instanceof InvalidArgumentError) {
+  if (
+    exception instanceof InvalidKeyError ||
+    exception instanceof InvalidArgumentError ||
+    exception instanceof RequestValidationError
+  ) {
     return { status: 400, body: { error: exception.message } };
   }
   if (exception instanceof PreconditionFailedError) {
@@ -82,14 +104,14 @@ export function toHttpError(exception: unknown, maxValueBytes: number): HttpErro
     if (exception.getStatus() === 400 && isZlibError(exception.cause as StatusError | null)) {
       return { status: 400, body: { error: CORRUPT_CODING } };
     }
-    return frameworkError(exception.getStatus(), exception.message, maxValueBytes);
+    return frameworkError(exception.getStatus(), exception.message, limits, path);
   }
   const error = exception as StatusError | null;
   const status = statusOf(error);
   if (status === undefined) return undefined;
   if (status === 400 && isZlibError(error)) return { status, body: { error: CORRUPT_CODING } };
   const undecodable = error?.code === 'FST_ERR_BAD_URL';
-  return frameworkError(status, undecodable ? DECODE_FAILURE : undefined, maxValueBytes);
+  return frameworkError(status, undecodable ? DECODE_FAILURE : undefined, limits, path);
 }
 
 const CORRUPT_CODING =
@@ -108,7 +130,12 @@ function invalidJson({ message, reason, pointer }: InvalidJsonError) {
 }
 
 /** Errors raised by the platform before a handler runs: routers and body parsers. */
-function frameworkError(status: number, message: string | undefined, maxValueBytes: number) {
+function frameworkError(
+  status: number,
+  message: string | undefined,
+  limits: BodyLimits,
+  path: string | undefined,
+) {
   if (status === 404) return { status, body: { error: 'Not found' } };
   // Express's body parser and both platforms' coding checks (src/http/content-coding.ts).
   if (status === 415) {
@@ -118,10 +145,10 @@ function frameworkError(status: number, message: string | undefined, maxValueByt
     };
   }
   if (status === 413) {
-    return {
-      status,
-      body: { error: `Value is larger than ${maxValueBytes} bytes`, maxBytes: maxValueBytes },
-    };
+    const isTxn = path !== undefined && isTxnPath(path);
+    const maxBytes = isTxn ? limits.maxTxnBytes : limits.maxValueBytes;
+    const what = isTxn ? 'Transaction' : 'Value';
+    return { status, body: { error: `${what} is larger than ${maxBytes} bytes`, maxBytes } };
   }
   // Both routers decode the wildcard before the handler runs (Express's failure reaches us as
   // a BadRequestException, Fastify's as FST_ERR_BAD_URL) and fail on the keys keyFromUrl refuses.
@@ -131,6 +158,11 @@ function frameworkError(status: number, message: string | undefined, maxValueByt
   // Other platform messages may echo the request (body parsers quote the body): say nothing.
   if (status >= 400 && status < 500) return { status, body: { error: 'Bad request' } };
   return undefined;
+}
+
+/** Whether a request target (path and query) is POST /txn's. */
+export function isTxnPath(target: string): boolean {
+  return target === TXN_PATH || target.startsWith(`${TXN_PATH}?`);
 }
 
 function statusOf(error: StatusError | null): number | undefined {

@@ -4,7 +4,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
 import { AppConfig } from '../../config/app-config';
 import { idOfRequest } from '../../logging/request-id';
-import { HttpError, toHttpError } from './http-error';
+import { BodyLimits, bodyLimitsOf, HttpError, toHttpError } from './http-error';
 
 /**
  * Answers every failed request with a JSON `{ "error": ... }` body and the right status. An
@@ -14,24 +14,28 @@ import { HttpError, toHttpError } from './http-error';
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpExceptionFilter.name);
-  private readonly maxValueBytes: number;
+  private readonly limits: BodyLimits;
 
   constructor(
     @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
     config: ConfigService<AppConfig, true>,
   ) {
-    this.maxValueBytes = config.get('maxValueBytes', { infer: true });
+    this.limits = bodyLimitsOf({
+      maxValueBytes: config.get('maxValueBytes', { infer: true }),
+      maxTxnBytes: config.get('maxTxnBytes', { infer: true }),
+    });
   }
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const response = http.getResponse();
+    const request = http.getRequest<IncomingMessage & { originalUrl?: string }>();
     const {
       status,
       body,
       headers = {},
-    } = toHttpError(exception, this.maxValueBytes) ??
-    this.internalError(exception, http.getRequest());
+    } = toHttpError(exception, this.limits, request.originalUrl ?? request.url) ??
+    this.internalError(exception, request);
     const adapter = this.adapterHost.httpAdapter;
     for (const [name, value] of Object.entries(headers)) adapter.setHeader(response, name, value);
     adapter.reply(response, body, status);

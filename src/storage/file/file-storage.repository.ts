@@ -6,6 +6,8 @@ import {
   Change,
   StorageHealth,
   StorageUnavailableError,
+  Transaction,
+  TxnOutcome,
   WriteCommand,
   WriteGuard,
   WriteOutcome,
@@ -143,6 +145,20 @@ export class FileStorageRepository extends TableBackedRepository {
     return outcome;
   }
 
+  async transact(transaction: Transaction): Promise<TxnOutcome> {
+    const outcome = this.table.planTransaction(transaction);
+    // A transaction that only reads is answered even while writes are refused, as get() is.
+    if (outcome.changes.length === 0) return outcome;
+    await this.commitUnit(this.writableLog(), outcome.changes);
+    return outcome;
+  }
+
+  async applyChanges(changes: readonly Change[]): Promise<void> {
+    const writer = this.writableLog();
+    this.table.checkContinues(changes);
+    if (changes.length > 0) await this.commitUnit(writer, changes);
+  }
+
   async expireDue(limit: number): Promise<Change[]> {
     const writer = this.writableLog();
     const changes = this.table.takeDueExpiries(limit);
@@ -174,6 +190,14 @@ export class FileStorageRepository extends TableBackedRepository {
   compact(): Promise<void> {
     if (!this.compactor) return Promise.reject(new StorageUnavailableError(this.refusal()!));
     return this.compactor.run();
+  }
+
+  /** Logs the changes as one record (one checksum: all or none after a crash), then applies them. */
+  private async commitUnit(writer: LogWriter, changes: readonly Change[]): Promise<void> {
+    writer.appendUnit(changes);
+    for (const change of changes) this.table.apply(change);
+    this.compactor!.maybeStart();
+    if (this.options.fsync === 'always') await writer.sync();
   }
 
   private writableLog(): LogWriter {

@@ -74,11 +74,22 @@ export class LogWriter {
 
   /** Writes the changes as one append; throws StorageUnavailableError if they did not all get written. */
   append(changes: readonly Change[]): void {
+    this.encodeAndWrite((encoder) => {
+      for (const change of changes) encoder.change(change);
+    });
+  }
+
+  /** Writes the changes as one unit record (a transaction), in one append. */
+  appendUnit(changes: readonly Change[]): void {
+    this.encodeAndWrite((encoder) => encoder.unit(changes));
+  }
+
+  private encodeAndWrite(encode: (encoder: RecordEncoder) => void): void {
     if (this.failure) throw new StorageUnavailableError(this.failure);
     const encoder = this.encoder;
     encoder.reset();
     try {
-      for (const change of changes) encoder.change(change);
+      encode(encoder);
     } catch (error) {
       throw new StorageUnavailableError(`The write was refused: ${(error as Error).message}.`);
     }

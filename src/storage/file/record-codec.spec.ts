@@ -5,6 +5,7 @@ import {
   RecordFormatError,
   RecordType,
   decodeChange,
+  decodeLogRecord,
   decodeSnapshotEnd,
   decodeSnapshotHeader,
   frameChecksum,
@@ -154,5 +155,67 @@ describe('record codec', () => {
     ['a snapshot type in a change', RecordType.snapshotEnd, Buffer.alloc(9)],
   ])('rejects %s', (_, type, payload) => {
     expect(() => decodeChange(type, payload)).toThrow(RecordFormatError);
+  });
+
+  describe('unit records', () => {
+    const unit: Change[] = [
+      { op: 'expire', revision: 10, key: 'a' },
+      {
+        op: 'put',
+        revision: 11,
+        key: 'a',
+        value: '{"n":1}',
+        expiresAt: 5,
+        createRevision: 11,
+        version: 1,
+      },
+      { op: 'delete', revision: 12, key: 'lone \ud800' },
+      {
+        op: 'put',
+        revision: 13,
+        key: 'b',
+        value: '"ü"',
+        expiresAt: null,
+        createRevision: 2,
+        version: 4,
+      },
+    ];
+    const encodeUnit = (changes: readonly Change[]) => {
+      const encoder = new RecordEncoder();
+      encoder.unit(changes);
+      return frames(encoder);
+    };
+
+    it('holds every change of a commit under one frame and one checksum', () => {
+      const encoded = encodeUnit(unit);
+      expect(encoded).toHaveLength(1);
+      expect(encoded[0].type).toBe(RecordType.unit);
+      expect(decodeLogRecord(encoded[0].type, encoded[0].payload)).toEqual(unit);
+    });
+
+    it('decodes a change record as a unit of one', () => {
+      const encoder = new RecordEncoder();
+      encoder.change(unit[0]);
+      const [frame] = frames(encoder);
+      expect(decodeLogRecord(frame.type, frame.payload)).toEqual([unit[0]]);
+    });
+
+    it.each([
+      ['revisions that are not consecutive', [unit[0], { ...unit[2], revision: 14 }]],
+      ['no changes', []],
+    ])('rejects a unit of %s', (_, changes) => {
+      const [frame] = encodeUnit(changes as Change[]);
+      expect(() => decodeLogRecord(frame.type, frame.payload)).toThrow(RecordFormatError);
+    });
+
+    it('rejects a unit whose payload is cut or holds a non-change record', () => {
+      const [frame] = encodeUnit(unit);
+      expect(() => decodeLogRecord(RecordType.unit, frame.payload.subarray(0, -1))).toThrow(
+        RecordFormatError,
+      );
+      const nested = Buffer.from(frame.payload);
+      nested[4] = RecordType.unit;
+      expect(() => decodeLogRecord(RecordType.unit, nested)).toThrow(RecordFormatError);
+    });
   });
 });

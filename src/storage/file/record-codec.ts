@@ -24,12 +24,17 @@ export const RecordType = {
   delete: 2,
   expire: 3,
   ttl: 4,
+  /** The changes of one commit unit (a transaction) in one record, so one checksum covers them. */
+  unit: 5,
   snapshotHeader: 16,
   snapshotEnd: 17,
 } as const;
 
 const CHANGE_TYPES: ReadonlySet<number> = new Set([1, 2, 3, 4]);
-const KNOWN_TYPES: ReadonlySet<number> = new Set([1, 2, 3, 4, 16, 17]);
+const LOG_TYPES: ReadonlySet<number> = new Set([1, 2, 3, 4, 5]);
+const KNOWN_TYPES: ReadonlySet<number> = new Set([1, 2, 3, 4, 5, 16, 17]);
+/** Per change in a unit record: its type (u8) and payload length (u32). */
+const UNIT_ENTRY_HEADER_BYTES = 5;
 
 export const SNAPSHOT_FORMAT_VERSION = 1;
 
@@ -46,8 +51,9 @@ export function isKnownRecordType(type: number): boolean {
   return KNOWN_TYPES.has(type);
 }
 
-export function isChangeRecordType(type: number): boolean {
-  return CHANGE_TYPES.has(type);
+/** Whether a record of this type belongs in a log: a change, or a unit of changes. */
+export function isLogRecordType(type: number): boolean {
+  return LOG_TYPES.has(type);
 }
 
 /** Thrown by the decoders for a record whose checksum holds but whose content does not parse. */
@@ -77,15 +83,40 @@ export class RecordEncoder {
     }
   }
 
+  /** One change, as a record of its own. */
   change(change: Change): void {
-    const value = change.op === 'put' ? change.value : '';
-    const encoding =
-      LONE_SURROGATE.test(change.key) || LONE_SURROGATE.test(value) ? 'utf16le' : 'utf8';
-    const start = this.begin(
-      1 + 8 * 4 + 4 + maxBytes(change.key, encoding) + maxBytes(value, encoding),
+    const start = this.begin(maxChangePayload(change));
+    this.finish(
+      start,
+      RecordType[change.op],
+      this.changePayload(change, start + FRAME_HEADER_BYTES),
     );
+  }
+
+  /**
+   * Changes committed together, as one record: recovery replays all of them or, if the record
+   * is torn or damaged, none. Layout: u32 count, then per change u8 type, u32 length, payload.
+   */
+  unit(changes: readonly Change[]): void {
+    let maxPayload = 4;
+    for (const change of changes) maxPayload += UNIT_ENTRY_HEADER_BYTES + maxChangePayload(change);
+    const start = this.begin(maxPayload);
+    let at = this.buffer.writeUInt32LE(changes.length, start + FRAME_HEADER_BYTES);
+    for (const change of changes) {
+      const payloadStart = at + UNIT_ENTRY_HEADER_BYTES;
+      const end = this.changePayload(change, payloadStart);
+      this.buffer.writeUInt8(RecordType[change.op], at);
+      this.buffer.writeUInt32LE(end - payloadStart, at + 1);
+      at = end;
+    }
+    this.finish(start, RecordType.unit, at);
+  }
+
+  /** Writes a change's payload at `at` (room was made by begin); returns where it ends. */
+  private changePayload(change: Change, at: number): number {
+    const value = change.op === 'put' ? change.value : '';
+    const encoding = changeEncoding(change);
     const buffer = this.buffer;
-    let at = start + FRAME_HEADER_BYTES;
     const expiresAt = change.op === 'put' || change.op === 'ttl' ? change.expiresAt : null;
     at = buffer.writeUInt8(
       (expiresAt === null ? 0 : HAS_EXPIRY) | (encoding === 'utf8' ? 0 : UTF16),
@@ -100,7 +131,7 @@ export class RecordEncoder {
     const keyBytes = buffer.write(change.key, at + 4, encoding);
     at = buffer.writeUInt32LE(keyBytes, at) + keyBytes;
     if (change.op === 'put') at += buffer.write(value, at, encoding);
-    this.finish(start, RecordType[change.op], at);
+    return at;
   }
 
   snapshotHeader(revision: number, logSeq: number): void {
@@ -147,6 +178,17 @@ export class RecordEncoder {
   }
 }
 
+function changeEncoding(change: Change): 'utf8' | 'utf16le' {
+  const value = change.op === 'put' ? change.value : '';
+  return LONE_SURROGATE.test(change.key) || LONE_SURROGATE.test(value) ? 'utf16le' : 'utf8';
+}
+
+function maxChangePayload(change: Change): number {
+  const encoding = changeEncoding(change);
+  const value = change.op === 'put' ? change.value : '';
+  return 1 + 8 * 4 + 4 + maxBytes(change.key, encoding) + maxBytes(value, encoding);
+}
+
 /** An upper bound cheap to compute for short strings, exact for long ones (to avoid 3x buffers). */
 function maxBytes(text: string, encoding: 'utf8' | 'utf16le'): number {
   if (encoding === 'utf16le') return text.length * 2;
@@ -156,6 +198,34 @@ function maxBytes(text: string, encoding: 'utf8' | 'utf16le'): number {
 /** The checksum a frame starting at `start` and ending at `end` must carry. */
 export function frameChecksum(buffer: Buffer, start: number, end: number): number {
   return crc32(buffer.subarray(start + 4, end));
+}
+
+/**
+ * The changes of a log record: one for a change record, all of a unit's for a unit record.
+ * A unit's changes must carry consecutive revisions.
+ */
+export function decodeLogRecord(type: number, payload: Buffer): Change[] {
+  if (type !== RecordType.unit) return [decodeChange(type, payload)];
+  const reader = new PayloadReader(payload);
+  const count = reader.u32();
+  if (count === 0) throw new RecordFormatError('a unit of no changes');
+  const changes: Change[] = [];
+  for (let i = 0; i < count; i++) {
+    const changeType = reader.u8();
+    if (!CHANGE_TYPES.has(changeType)) {
+      throw new RecordFormatError(`record type ${changeType} is not a change`);
+    }
+    const change = decodeChange(changeType, reader.bytes(reader.u32()));
+    const previous = changes.at(-1);
+    if (previous && change.revision !== previous.revision + 1) {
+      throw new RecordFormatError(
+        `revision ${change.revision} in a unit does not follow revision ${previous.revision}`,
+      );
+    }
+    changes.push(change);
+  }
+  reader.end();
+  return changes;
 }
 
 export function decodeChange(type: number, payload: Buffer): Change {
@@ -257,6 +327,13 @@ class PayloadReader {
     const text = this.payload.toString(encoding, this.at, this.at + bytes);
     this.at += bytes;
     return text;
+  }
+
+  bytes(length: number): Buffer {
+    this.need(length);
+    const bytes = this.payload.subarray(this.at, this.at + length);
+    this.at += length;
+    return bytes;
   }
 
   /** A length-prefixed string that must end the payload. */

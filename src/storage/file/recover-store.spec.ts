@@ -88,6 +88,36 @@ describe('recovery at start', () => {
     // Hundreds of opens, each taking the lock with a flock(1) process.
   }, 60_000);
 
+  it('recovers a prefix of whole transactions when the log is cut at any byte of their records', async () => {
+    const repo = await open();
+    const states = [{ logBytes: repo.logBytes(), dump: await dumpStore(repo) }];
+    const value = (i: number) => JSON.stringify({ i });
+    for (let i = 0; i < 3; i++) {
+      const outcome = await repo.transact({
+        compare: [],
+        success: [
+          { op: 'put', key: `a${i}`, value: value(i), expiresAt: null },
+          { op: 'put', key: 'shared', value: value(i), expiresAt: clock.now() + 60_000 },
+          ...(i > 0 ? [{ op: 'delete' as const, key: `a${i - 1}` }] : []),
+        ],
+        failure: [],
+      });
+      expect(outcome.changes.length).toBeGreaterThan(1);
+      states.push({ logBytes: repo.logBytes(), dump: await dumpStore(repo) });
+    }
+    await repo.close();
+    opened.pop();
+    const full = readFileSync(join(dir, LOG_1));
+    for (let cut = 0; cut <= full.length; cut++) {
+      writeFileSync(join(dir, LOG_1), full.subarray(0, cut));
+      const reopened = await open();
+      const prefix = [...states].reverse().find((state) => state.logBytes <= cut)!;
+      expect(await dumpStore(reopened)).toEqual(prefix.dump);
+      await reopened.close();
+      opened.pop();
+    }
+  }, 60_000);
+
   it('refuses to start on a damaged record followed by good ones, naming file and offset', async () => {
     const states = await writeAll(await open(), sampleCommands(clock.now()));
     const damagedAt = states[3].logBytes;

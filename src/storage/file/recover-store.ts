@@ -4,7 +4,7 @@ import { Change } from '../storage.repository';
 import { FileOps } from './file-ops';
 import { corruptCopyPath, listDataFiles, logFileName, snapshotFileName } from './data-files';
 import { StorageLogger } from './file-storage-options';
-import { RecordFormatError, decodeChange, isChangeRecordType } from './record-codec';
+import { RecordFormatError, decodeLogRecord, isLogRecordType } from './record-codec';
 import { RecordReader } from './record-reader';
 import { readSnapshot } from './snapshot-file';
 import { StorageCorruptError } from './storage-errors';
@@ -123,22 +123,24 @@ class LogReplay {
             !reader.hasRecordAfter(offset) && !laterSeqs.some((later) => this.hasRecords(later));
           return await this.cut(fd, path, offset, frame.reason, torn, laterSeqs);
         }
-        let change: Change;
+        let changes: Change[];
         try {
-          if (!isChangeRecordType(frame.type)) {
+          if (!isLogRecordType(frame.type)) {
             throw new RecordFormatError(`record type ${frame.type} does not belong in a log`);
           }
-          change = decodeChange(frame.type, frame.payload);
-          if (change.revision <= this.lastRevision) {
+          changes = decodeLogRecord(frame.type, frame.payload);
+          if (changes[0].revision <= this.lastRevision) {
             throw new RecordFormatError(
-              `revision ${change.revision} does not follow revision ${this.lastRevision}`,
+              `revision ${changes[0].revision} does not follow revision ${this.lastRevision}`,
             );
           }
         } catch (error) {
           if (!(error instanceof RecordFormatError)) throw error;
           return await this.cut(fd, path, offset, error.message, false, laterSeqs);
         }
-        this.apply(change);
+        // A unit is decoded whole before any of it is applied: all of it or none.
+        this.records++;
+        for (const change of changes) this.apply(change);
         offset = frame.end;
       }
       return reader.size;
@@ -148,7 +150,6 @@ class LogReplay {
   }
 
   private apply(change: Change): void {
-    this.records++;
     this.lastRevision = change.revision;
     const ahead = this.aheadOfSnapshot.get(change.key);
     if (ahead !== undefined) {
