@@ -3,7 +3,7 @@ import { ChangeStream } from '../changes/change-stream';
 import { SubscriberOverflowError } from '../changes/change-stream.errors';
 import { Change } from '../storage/storage.repository';
 import { EventSink, streamChanges } from './change-event-stream';
-import { changeEvent, overflowEvent } from './watch-events';
+import { changeEvent, overflowEvent, txnEvent } from './watch-events';
 
 const EXPIRES = Date.UTC(2026, 0, 1, 0, 0, 30);
 
@@ -70,6 +70,15 @@ describe('watch events', () => {
     );
   });
 
+  it("formats a transaction as one txn event, its id the transaction's last revision", () => {
+    const changes: Change[] = [put(4, 'a'), { op: 'delete', revision: 5, key: 'b' }];
+    expect(txnEvent({ firstRevision: 4, lastRevision: 5 }, changes)).toBe(
+      'event: txn\nid: 5\ndata: {"revision":5,"changes":[' +
+        '{"revision":4,"type":"put","key":"a","value":{"a":[1,"x"]},"expiresAt":null},' +
+        '{"revision":5,"type":"delete","key":"b"}]}\n\n',
+    );
+  });
+
   it('ids the overflow event with the last revision delivered', () => {
     expect(overflowEvent(new SubscriberOverflowError(12))).toBe(
       'event: overflow\nid: 11\ndata: {"error":"Subscriber too slow","resumeFromRevision":12}\n\n',
@@ -82,7 +91,11 @@ describe('streamChanges', () => {
   let sink: FakeSink;
   let finished: Promise<void>;
 
-  function stream({ maxQueued = 2, heartbeatMs = 60_000 } = {}) {
+  function stream({
+    maxQueued = 2,
+    heartbeatMs = 60_000,
+    match,
+  }: { maxQueued?: number; heartbeatMs?: number; match?: (key: string) => boolean } = {}) {
     changes = new ChangeStream({
       historySize: 1000,
       historyBytes: 1e9,
@@ -91,7 +104,9 @@ describe('streamChanges', () => {
       startRevision: 0,
     });
     sink = new FakeSink();
-    finished = streamChanges(changes.subscribe({ fromRevision: 1 }), sink, heartbeatMs);
+    const subscription = changes.subscribe({ fromRevision: 1, match });
+    const unitOf = (revision: number) => changes.unitOf(revision);
+    finished = streamChanges(subscription, sink, heartbeatMs, unitOf);
   }
 
   afterEach(async () => {
@@ -227,5 +242,49 @@ describe('streamChanges', () => {
     await finished;
     expect(sink.ids()).toEqual(['1', '2']);
     expect(sink.ended).toBe(true);
+  });
+
+  describe('transactions', () => {
+    const unit = (from: number, to: number) => {
+      const group: Change[] = [];
+      for (let revision = from; revision <= to; revision++)
+        group.push(put(revision, `k${revision}`));
+      changes.publish(group, { unit: true });
+    };
+
+    it("sends a transaction's changes as one txn event between unchanged single events", async () => {
+      stream({ maxQueued: 10 });
+      publish(1, 1);
+      unit(2, 4);
+      publish(5, 5);
+      await turns(2);
+      expect(sink.ids()).toEqual(['1', 'txn 4', '5']);
+      const txn = sink.chunks.join('').match(/^event: txn\nid: 4\ndata: (.*)$/m)![1];
+      expect(JSON.parse(txn)).toEqual({
+        revision: 4,
+        changes: [2, 3, 4].map((revision) => expect.objectContaining({ revision, type: 'put' })),
+      });
+    });
+
+    it('keeps only the changes a pattern matches, still as one event with the last revision', async () => {
+      stream({ maxQueued: 10, match: (key) => key !== 'k3' });
+      unit(1, 3);
+      publish(4, 4);
+      await turns(2);
+      expect(sink.ids()).toEqual(['txn 3', '4']);
+      const txn = JSON.parse(sink.chunks.join('').match(/^event: txn\nid: 3\ndata: (.*)$/m)![1]);
+      expect(txn.changes.map((change: { key: string }) => change.key)).toEqual(['k1', 'k2']);
+    });
+
+    it('resumes a cut-off client at the start of a transaction, never in the middle of one', async () => {
+      stream({ maxQueued: 3 });
+      // The stream is woken by the transaction's first change; before it runs, more writes
+      // overflow the subscription, so the rest of the transaction cannot be taken.
+      unit(1, 3);
+      publish(4, 6);
+      await finished;
+      expect(sink.ids()).toEqual(['overflow 0']);
+      expect(sink.chunks.join('')).toBe(overflowEvent(new SubscriberOverflowError(1)));
+    });
   });
 });
