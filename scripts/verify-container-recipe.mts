@@ -46,13 +46,19 @@ const fail = (message: string): never => {
 const say = (text: string) =>
   process.stdout.write(`${text} [${((Date.now() - started) / 1000).toFixed(1)}s]\n`);
 
+interface CopyStep {
+  from?: string;
+  sources: string[];
+  dest: string;
+}
+
 interface Stage {
   name: string;
   image: string;
   workdir: string;
   env: Record<string, string>;
   user: string;
-  steps: ({ copy: Copy; from?: string; sources: string[]; dest: string } | { run: string[] })[];
+  steps: ({ copy: CopyStep } | { run: string[] })[];
   exposes: string[];
   volumes: string[];
   healthcheck?: { argv: string[]; timeoutMs: number };
@@ -97,14 +103,11 @@ function readDockerfile(file: string): Stage[] {
       });
       continue;
     }
-    const stage = stages.at(-1);
-    if (!stage) {
-      if (keyword === 'ARG') continue;
-      fail(`${where} before the first FROM`);
-    }
+    const stage = stages.at(-1) ?? (keyword === 'ARG' ? undefined : fail(`${where} before FROM`));
+    if (!stage) continue;
     if (instruction instanceof Env) {
       for (const p of instruction.getProperties())
-        stage!.env[p.getName()] = p.getUnescapedValue() ?? '';
+        stage.env[p.getName()] = p.getUnescapedValue() ?? '';
     } else if (instruction instanceof Copy) {
       const parts = list();
       if (parts.length < 2 || instruction.getHeredocs().length > 0) fail(`${where}: not replayed`);
@@ -114,12 +117,7 @@ function readDockerfile(file: string): Stage[] {
           .getFlags()
           .find((f) => f.getName() === 'from')
           ?.getValue() ?? undefined;
-      stage!.steps.push({
-        copy: instruction,
-        from,
-        sources: parts.slice(0, -1),
-        dest: parts.at(-1)!,
-      });
+      stage.steps.push({ copy: { from, sources: parts.slice(0, -1), dest: parts.at(-1)! } });
     } else if (instruction instanceof Healthcheck) {
       const content = instruction.getArgumentsContent() ?? '';
       const command = instruction.getSubcommand();
@@ -128,27 +126,27 @@ function readDockerfile(file: string): Stage[] {
         .getFlags()
         .find((f) => f.getName() === 'timeout')
         ?.getValue();
-      stage!.healthcheck = {
+      stage.healthcheck = {
         argv: execForm(content.slice(content.toUpperCase().indexOf('CMD') + 3), where),
         timeoutMs: flag ? durationMs(flag) : 30_000,
       };
     } else if (instruction instanceof Cmd) {
-      stage!.cmd = execForm(instruction.getArgumentsContent() ?? '', where);
+      stage.cmd = execForm(instruction.getArgumentsContent() ?? '', where);
     } else if (keyword === 'WORKDIR') {
-      stage!.workdir = posix.resolve(stage!.workdir, args[0]);
+      stage.workdir = posix.resolve(stage.workdir, args[0]);
     } else if (keyword === 'USER') {
-      stage!.user = args[0];
+      stage.user = args[0];
     } else if (keyword === 'EXPOSE') {
-      stage!.exposes.push(...args);
+      stage.exposes.push(...args);
     } else if (keyword === 'VOLUME') {
-      stage!.volumes.push(...list());
+      stage.volumes.push(...list());
     } else if (keyword === 'RUN') {
       const text = (instruction.getArgumentsContent() ?? '').replace(/\\\r?\n/g, ' ');
       const commands = text.split('&&').map((command) => command.trim());
       const unknown = commands.find((c) => !Object.values(RUN_COMMANDS).some((re) => re.test(c)));
       if (unknown)
         fail(`RUN ${unknown}: not replayed here (teach scripts/verify-container-recipe.mts)`);
-      stage!.steps.push({ run: commands });
+      stage.steps.push({ run: commands });
     } else if (!['ARG', 'LABEL', 'STOPSIGNAL'].includes(keyword)) {
       fail(`${where}: not replayed here (teach scripts/verify-container-recipe.mts)`);
     }
@@ -240,9 +238,10 @@ function checkRecipe(stages: Stage[], compose: Compose, withoutToken: () => unkn
   const build = typeof svc.build === 'string' ? { context: svc.build } : (svc.build as object);
   const { context = '.', dockerfile = 'Dockerfile' } = build as Record<string, string>;
   const dataDir = env.DATA_DIR ?? image.env.DATA_DIR;
-  const volume = list(svc.volumes)
-    .find((v) => v.split(':')[1] === dataDir)
-    ?.split(':')[0];
+  const volumes = (svc.volumes ?? []).map((v) =>
+    typeof v === 'string' ? v : `${v.source}:${v.target}`,
+  );
+  const volume = volumes.find((v) => v.split(':')[1] === dataDir)?.split(':')[0];
   const test = svc.healthcheck?.test;
   let startsWithoutToken = true;
   try {
@@ -377,12 +376,7 @@ function makeContext(dest: string): number {
 }
 
 /** One COPY: sources from the context or from an earlier stage's dir, into this stage's. */
-function replayCopy(
-  step: { from?: string; sources: string[]; dest: string },
-  stage: Stage,
-  stages: Stage[],
-  work: string,
-) {
+function replayCopy(step: CopyStep, stage: Stage, stages: Stage[], work: string) {
   const inside = (path: string, base: string, what: string) => {
     const rel = posix.relative(base, path);
     return rel.startsWith('..')
@@ -475,7 +469,7 @@ async function replayStages(stages: Stage[], work: string): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     for (const step of stage.steps) {
       if ('copy' in step) {
-        replayCopy(step, stage, stages, work);
+        replayCopy(step.copy, stage, stages, work);
         continue;
       }
       for (const command of step.run) {
@@ -613,8 +607,11 @@ async function replayRuns(stages: Stage[], compose: Compose, work: string) {
   const runtime = join(work, `stage-${image.name}`);
   const { dataDir, readOnly, user } = sandbox(work);
   const graceMs = durationMs(String(compose.service.stop_grace_period));
-  const tmpfs = [compose.service.tmpfs ?? []].flat() as string[];
-  if (tmpfs.some((t) => t.split(':')[0] !== '/tmp')) fail('tmpfs other than /tmp is not replayed');
+  const tmpfs = [compose.service.tmpfs ?? []].flat().map((t) => String(t).split(':')[0]);
+  if (tmpfs.some((t) => t !== '/tmp')) fail('a tmpfs other than /tmp is not replayed');
+  const tmp = join(work, 'tmpfs');
+  fs.mkdirSync(tmp);
+  if (user.uid !== undefined) fs.chownSync(tmp, IMAGE_UID, IMAGE_UID);
   const runs = [
     { label: '`docker run kvstore` (the image ENV)', env: image.env, data: join(dataDir, 'run') },
     {
@@ -631,7 +628,7 @@ async function replayRuns(stages: Stage[], compose: Compose, work: string) {
       PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
       HOME: readOnly,
       // Nothing else is writable: a write to os.tmpdir() fails unless compose mounts a tmpfs.
-      TMPDIR: tmpfs.length > 0 ? fs.mkdtempSync(join(dataDir, 'tmpfs-')) : readOnly,
+      TMPDIR: tmpfs.includes('/tmp') ? tmp : readOnly,
       ...env,
       PORT: '0',
       HOST: '127.0.0.1',
