@@ -287,6 +287,7 @@ function checkRecipe(stages: Stage[], compose: Compose, withoutToken: () => unkn
       volume && compose.namedVolumes.includes(volume),
     ],
     ['the service restarts unless stopped', svc.restart === 'unless-stopped'],
+    ['the service publishes PORT', list(svc.ports).some((p) => p.endsWith(`:${image.env.PORT}`))],
     ['the service keeps the image USER', svc.user === undefined],
     ['the service has read_only: true', svc.read_only === true],
     [
@@ -730,6 +731,7 @@ async function main(): Promise<void> {
     fs.rmSync(work, { recursive: true, force: true });
   };
   process.once('SIGTERM', () => (cleanUp(), process.exit(143)));
+  process.once('SIGINT', () => (cleanUp(), process.exit(130)));
   try {
     say(
       `2. build context: ${makeContext(join(work, 'context'))} files (the directory less .dockerignore)`,
