@@ -636,7 +636,7 @@ async function replayRuns(stages: Stage[], compose: Compose, work: string) {
       DATA_DIR: data,
     };
     say(
-      `4. ${label}: ${image.cmd!.join(' ')}, as ${user.uid !== undefined ? `uid ${IMAGE_UID}` : 'this user'}, DATA_DIR the only writable dir`,
+      `4. ${label}: ${image.cmd!.join(' ')}, ${user.uid !== undefined ? `as uid ${IMAGE_UID}, DATA_DIR the only writable dir` : 'as this user, HOME and TMPDIR read-only'}`,
     );
     let server = await startServer(runtime, image.cmd!, serverEnv, user);
     say(
