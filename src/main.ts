@@ -35,7 +35,8 @@ async function bootstrap(config: AppConfig): Promise<void> {
       `node: ${process.version}, MAX_DATA_BYTES: ${config.maxDataBytes} of a ` +
       `${config.heapLimitBytes}-byte heap, access: ${accessMode(config)}); ` +
       'endpoints: PUT|GET|DELETE /key/{key}, GET /keys, GET|PUT /ttl/{key}, POST /txn, GET /stats, ' +
-      `GET /health, GET /health/ready${config.metricsEnabled ? ', GET /metrics' : ''}`,
+      `GET /watch, GET /health, GET /health/ready${config.metricsEnabled ? ', GET /metrics' : ''}, ` +
+      'GET /docs, GET /docs-json',
   );
 }
 

@@ -38,6 +38,42 @@ describe('the server process', () => {
     }
   });
 
+  it('names in its start line exactly the endpoints it serves: its OpenAPI paths, /docs and /docs-json', async () => {
+    const server = await startServerProcess({});
+    try {
+      const line = server
+        .output()
+        .split('\n')
+        .find((l) => l.includes('kvstore listening'))!;
+      const document = (await http(server.url, 'GET', '/docs-json')).json as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      // path -> its methods, sorted: the line writes `PUT|GET|DELETE /key/{key}`.
+      const served = new Map(
+        Object.entries(document.paths).map(([path, operations]) => [
+          path,
+          Object.keys(operations)
+            .map((method) => method.toUpperCase())
+            .sort()
+            .join('|'),
+        ]),
+      );
+      served.set('/docs', 'GET').set('/docs-json', 'GET');
+      const named = new Map(
+        line
+          .slice(line.indexOf('endpoints: ') + 'endpoints: '.length)
+          .replace(/"}$/, '')
+          .split(', ')
+          .map((entry) => [entry.split(' ')[1], entry.split(' ')[0].split('|').sort().join('|')]),
+      );
+      expect(named).toEqual(served);
+      expect(served.get('/watch')).toBe('GET');
+      expect((await http(server.url, 'GET', '/docs')).status).toBe(200);
+    } finally {
+      expect(await server.stop('SIGTERM')).toBe(0);
+    }
+  });
+
   it.each([
     [{ PORT: 'abc' }, 'PORT'],
     [{ STORAGE: 'redis' }, 'STORAGE'],
