@@ -1,9 +1,11 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiResponse } from '@nestjs/swagger';
+import { TtlBodyDto } from './dto/ttl-body.dto';
 
 /**
  * The OpenAPI description of the keys routes, kept out of the controller so that it reads as
- * HTTP translation. Bodies are described as schemas because the value is any JSON.
+ * HTTP translation. Query parameters and the PUT /ttl body come from the DTOs in dto/ (see
+ * ValidQuery); the value bodies are described as schemas because the value is any JSON.
  */
 const ANY_JSON = { description: 'Any JSON value: string, number, boolean, null, array or object' };
 const ERROR = {
@@ -78,11 +80,6 @@ export const ApiGetKey = () =>
       description: 'Sends ETag: "<modRevision>" and X-Kv-Revision.',
     }),
     ApiKeyParam(),
-    ApiQuery({
-      name: 'meta',
-      required: false,
-      description: 'true: add createRevision, modRevision, version',
-    }),
     ApiHeader({
       name: 'If-None-Match',
       required: false,
@@ -112,12 +109,6 @@ export const ApiPutKey = () =>
     }),
     ApiKeyParam(),
     ApiJsonValueBody(),
-    ApiQuery({
-      name: 'ttl',
-      required: false,
-      description: 'Seconds until the key expires (0.001 to 315360000)',
-    }),
-    ApiQuery({ name: 'keepTtl', required: false, description: 'true: keep the current expiry' }),
     ApiConditionalHeaders(),
     ApiResponse({
       status: 200,
@@ -161,15 +152,6 @@ export const ApiListKeys = () =>
         'examines at most max(10 x limit, 1000) keys, so it may hold fewer keys, even none, ' +
         'with a nextCursor to follow.',
     }),
-    ApiQuery({
-      name: 'pattern',
-      required: false,
-      description:
-        'Redis glob: * ? [abc] [a-z] [^a] \\x. A run after * that is not all literal may ' +
-        "cost at most 32 (1 per character or '?', a class its members), else 400.",
-    }),
-    ApiQuery({ name: 'limit', required: false, description: '1 to 10000: page size' }),
-    ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' }),
     ApiResponse({
       status: 200,
       description: 'Keys',
@@ -206,13 +188,7 @@ export const ApiPutTtl = () =>
   applyDecorators(
     ApiOperation({ summary: "Set, change or remove a key's expiry without resending its value" }),
     ApiKeyParam(),
-    ApiBody({
-      schema: {
-        type: 'object',
-        required: ['ttl'],
-        properties: { ttl: { type: 'number', nullable: true, example: 30 } },
-      },
-    }),
+    ApiBody({ type: TtlBodyDto }),
     ApiResponse({ status: 200, description: 'Changed', schema: TTL_VIEW }),
     ApiErrors(400, 401, 403, 404, 412, 415, 503),
   );

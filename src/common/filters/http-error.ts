@@ -2,6 +2,7 @@ import { HttpException, ServiceUnavailableException } from '@nestjs/common';
 import { AuthenticationError } from '../../auth/authentication.error';
 import { BufferBudgetFullError } from '../../http/buffer-budget';
 import { RequestValidationError } from '../pipes/request-validation.error';
+import { InvalidQueryError } from '../query/invalid-query.error';
 import {
   InvalidArgumentError,
   InvalidJsonError,
@@ -60,7 +61,8 @@ export function toHttpError(
   if (
     exception instanceof InvalidKeyError ||
     exception instanceof InvalidArgumentError ||
-    exception instanceof RequestValidationError
+    exception instanceof RequestValidationError ||
+    exception instanceof InvalidQueryError
   ) {
     return { status: 400, body: { error: exception.message } };
   }
