@@ -127,13 +127,21 @@ describe.each(HTTP_ADAPTERS)('query parameters (%s)', (adapter) => {
       putKey: queryOf('/key/{key}', 'put'),
       deleteKey: queryOf('/key/{key}', 'delete'),
       listKeys: queryOf('/keys', 'get'),
+      getTtl: queryOf('/ttl/{key}', 'get'),
+      putTtl: queryOf('/ttl/{key}', 'put'),
+      stats: queryOf('/stats', 'get'),
+      txn: queryOf('/txn', 'post'),
       watch: queryOf('/watch', 'get'),
     }).toEqual({
-      getKey: ['meta'],
+      getKey: ['minRevision', 'meta'],
       putKey: ['ttl', 'keepTtl'],
       deleteKey: [],
-      listKeys: ['pattern', 'limit', 'cursor'],
-      watch: ['pattern', 'fromRevision'],
+      listKeys: ['minRevision', 'pattern', 'limit', 'cursor'],
+      getTtl: ['minRevision'],
+      putTtl: [],
+      stats: ['minRevision'],
+      txn: [],
+      watch: ['minRevision', 'pattern', 'fromRevision'],
     });
   });
 });

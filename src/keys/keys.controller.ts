@@ -24,6 +24,7 @@ import {
 } from './conditional-headers';
 import { GetKeyQueryDto, PutKeyQueryDto } from './dto/key-query.dto';
 import { ListKeysQueryDto } from './dto/list-keys-query.dto';
+import { ReadQueryDto } from './dto/read-query.dto';
 import { TtlBodyDto } from './dto/ttl-body.dto';
 import { parseJsonBody } from './json-body';
 import { JsonBodyPipe } from './json-body.pipe';
@@ -69,6 +70,7 @@ export class KeysController {
     @ValidQuery() query: GetKeyQueryDto,
   ): Promise<string | undefined> {
     const isNotModified = notModifiedCheck(preconditions);
+    if (query.minRevision !== undefined) await this.kv.awaitRevision(query.minRevision);
     const { record, revision } = await this.kv.get(key);
     sendRevisions(answer, revision, record);
     if (isNotModified(record.modRevision)) {
@@ -120,6 +122,7 @@ export class KeysController {
     @Req() request: { readonly socket: Socket },
     @ValidQuery() query: ListKeysQueryDto,
   ): Promise<KeyListing | StreamableFile> {
+    if (query.minRevision !== undefined) await this.kv.awaitRevision(query.minRevision);
     // The classic unpaged listing can be as large as the store: streamed, not one string.
     if (query.limit === undefined && query.cursor === undefined) {
       const hold = bufferBudgetOf(request.socket)?.holdFor(request.socket);
@@ -130,7 +133,11 @@ export class KeysController {
 
   @Get(TTL_ROUTE)
   @ApiGetTtl()
-  async getTtl(@PathKey('/ttl/') key: string): Promise<{ key: string } & ExpiryView> {
+  async getTtl(
+    @PathKey('/ttl/') key: string,
+    @ValidQuery() query: ReadQueryDto,
+  ): Promise<{ key: string } & ExpiryView> {
+    if (query.minRevision !== undefined) await this.kv.awaitRevision(query.minRevision);
     const { record } = await this.kv.get(key);
     return { key, ...expiryView(record, this.kv.remainingTtl(record)) };
   }
@@ -152,7 +159,8 @@ export class KeysController {
 
   @Get('stats')
   @ApiStats()
-  async stats(): Promise<KvStats> {
+  async stats(@ValidQuery() query: ReadQueryDto): Promise<KvStats> {
+    if (query.minRevision !== undefined) await this.kv.awaitRevision(query.minRevision);
     return this.kv.stats();
   }
 }

@@ -46,6 +46,25 @@ const ERRORS: Record<number, string> = {
   507: 'The write would take the data past MAX_DATA_BYTES; body has maxBytes. Nothing changed',
 };
 
+const NOT_APPLIED = {
+  type: 'object',
+  required: ['error', 'revision'],
+  properties: {
+    error: { type: 'string' },
+    revision: { type: 'integer', description: 'The revision this node has applied' },
+  },
+};
+
+/** The 503 of a read with minRevision (read your writes); `also` names the route's other 503s. */
+export const ApiReadWait = (also?: string) =>
+  ApiResponse({
+    status: 503,
+    description:
+      'minRevision not applied on this node within REPLICA_READ_WAIT_MS (Retry-After: 1)' +
+      (also === undefined ? '' : `; or ${also}`),
+    schema: NOT_APPLIED,
+  });
+
 export const ApiErrors = (...statuses: number[]) =>
   applyDecorators(
     ...statuses.map((status) =>
@@ -95,6 +114,7 @@ export const ApiGetKey = () =>
     }),
     ApiResponse({ status: 304, description: 'Not modified since the ETag given in If-None-Match' }),
     ApiErrors(400, 401, 403, 404, 414),
+    ApiReadWait(),
   );
 
 export const ApiPutKey = () =>
@@ -164,7 +184,8 @@ export const ApiListKeys = () =>
         },
       },
     }),
-    ApiErrors(400, 401, 403, 503),
+    ApiErrors(400, 401, 403),
+    ApiReadWait('(unpaged) the memory for slow clients, MAX_BUFFERED_BYTES, is in use'),
   );
 
 const TTL_VIEW = {
@@ -182,6 +203,7 @@ export const ApiGetTtl = () =>
     ApiKeyParam(),
     ApiResponse({ status: 200, description: 'null: no expiry', schema: TTL_VIEW }),
     ApiErrors(400, 401, 403, 404),
+    ApiReadWait(),
   );
 
 export const ApiPutTtl = () =>
@@ -209,5 +231,6 @@ export const ApiStats = () =>
         },
       },
     }),
-    ApiErrors(401, 403),
+    ApiErrors(400, 401, 403),
+    ApiReadWait(),
   );

@@ -39,16 +39,19 @@ export class WatchController {
    * subscribing before the stream opens, so the failure is answered as JSON with its status.
    */
   @Get('watch')
-  watch(
+  async watch(
     @Req() request: { readonly socket: Socket },
     @Res() reply: object,
     @ValidQuery() query: WatchQueryDto,
     @Headers('last-event-id') lastEventId?: string,
-  ): void {
+  ): Promise<void> {
+    const resumeFrom = resumeAfter(lastEventId);
+    // The stream opens on a state at least as new as the client's write, or not at all (503).
+    if (query.minRevision !== undefined) await this.kv.awaitRevision(query.minRevision);
     const subscription = this.kv.watch({
       pattern: query.pattern,
       // A reconnecting EventSource repeats the URL, so Last-Event-ID takes precedence.
-      fromRevision: resumeAfter(lastEventId) ?? query.fromRevision,
+      fromRevision: resumeFrom ?? query.fromRevision,
     });
     const response = takeOverResponse(reply);
     // The client may have left while the request was handled: then nothing is sent.

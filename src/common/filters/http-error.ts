@@ -11,6 +11,7 @@ import {
   KeyTooLongError,
   PreconditionFailedError,
   RevisionCompactedError,
+  RevisionNotAppliedError,
   StorageFullError,
   StorageUnavailableError,
   ValueTooLargeError,
@@ -76,6 +77,13 @@ export function toHttpError(
     return {
       status: 410,
       body: { error: exception.message, oldestRevision: exception.oldestRevision },
+    };
+  }
+  if (exception instanceof RevisionNotAppliedError) {
+    return {
+      status: 503,
+      body: { error: exception.message, revision: exception.revision },
+      headers: { 'Retry-After': '1' },
     };
   }
   if (exception instanceof ValueTooLargeError) {

@@ -1,8 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { QueryFlag, QuerySeconds, RefusesUnknownParameters } from '../../common/query/query-fields';
+import { ReadQueryDto } from './read-query.dto';
 
 /** The query of GET /key. */
-export class GetKeyQueryDto {
+export class GetKeyQueryDto extends ReadQueryDto {
   @ApiPropertyOptional({
     type: Boolean,
     description: 'true: add createRevision, modRevision, version',

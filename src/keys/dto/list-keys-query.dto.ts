@@ -1,8 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { QueryInteger, QueryText } from '../../common/query/query-fields';
+import { ReadQueryDto } from './read-query.dto';
 
 /** The query of GET /keys. */
-export class ListKeysQueryDto {
+export class ListKeysQueryDto extends ReadQueryDto {
   @ApiPropertyOptional({
     type: String,
     description:
