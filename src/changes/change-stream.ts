@@ -47,6 +47,7 @@ export class ChangeStream implements BeforeApplicationShutdown {
   private readonly early = new Map<number, readonly Change[]>();
   private readonly queue: QueueLimits;
   private readonly units = new CommitUnits();
+  private readonly publishedListeners: Array<() => void> = [];
   private closed = false;
 
   constructor(options: ChangeStreamOptions) {
@@ -109,6 +110,15 @@ export class ChangeStream implements BeforeApplicationShutdown {
       next = this.early.get(this.lastRevision + 1);
     }
     this.units.forgetBefore(this.oldestRevision);
+    for (const listener of this.publishedListeners) listener();
+  }
+
+  /**
+   * Calls `listener` after every publication that reached the history: the revision the store
+   * has applied may have moved (reads waiting for a revision check it).
+   */
+  onPublished(listener: () => void): void {
+    this.publishedListeners.push(listener);
   }
 
   /** The transaction a published revision belongs to, while the history holds it. */

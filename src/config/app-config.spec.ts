@@ -16,6 +16,7 @@ describe('parseConfig', () => {
       maxTxnOps: 128,
       maxTxnBytes: 4 * 1024 * 1024,
       sweepIntervalMs: 1000,
+      replicaReadWaitMs: 1000,
       corsOrigin: '*',
       logLevel: 'info',
       authToken: null,
@@ -107,6 +108,16 @@ describe('parseConfig', () => {
     };
     expect(parseConfig(largeValues).maxTxnBytes).toBe(512 * 1024 * 1024);
     expect(parseConfig({ MAX_VALUE_BYTES: '1000', MAX_TXN_BYTES: '1500' }).maxTxnBytes).toBe(1500);
+  });
+
+  it('takes REPLICA_READ_WAIT_MS from 0 to 60000 milliseconds', () => {
+    expect(parseConfig({ REPLICA_READ_WAIT_MS: '0' }).replicaReadWaitMs).toBe(0);
+    expect(parseConfig({ REPLICA_READ_WAIT_MS: '200' }).replicaReadWaitMs).toBe(200);
+    for (const bad of ['-1', '60001', '1.5', 'soon']) {
+      expect(() => parseConfig({ REPLICA_READ_WAIT_MS: bad })).toThrow(
+        /REPLICA_READ_WAIT_MS must be/,
+      );
+    }
   });
 
   it('names every bad variable at once', () => {

@@ -84,6 +84,7 @@ const environmentSchema = z.object({
   // 0: derived from MAX_VALUE_BYTES once both are known.
   MAX_TXN_BYTES: integer('MAX_TXN_BYTES', 2, MAX_TXN_BYTES_LIMIT, 0),
   SWEEP_INTERVAL_MS: integer('SWEEP_INTERVAL_MS', 10, 3_600_000, 1000),
+  REPLICA_READ_WAIT_MS: integer('REPLICA_READ_WAIT_MS', 0, 60_000, 1000),
   CORS_ORIGIN: text('*'),
   LOG_LEVEL: choice('LOG_LEVEL', LOG_LEVELS, 'info'),
   LOG_PRETTY: flag('LOG_PRETTY', false),
@@ -122,6 +123,8 @@ export interface AppConfig {
   /** Largest POST /txn body. */
   readonly maxTxnBytes: number;
   readonly sweepIntervalMs: number;
+  /** How long a read with ?minRevision= waits for this node to apply that revision. */
+  readonly replicaReadWaitMs: number;
   readonly corsOrigin: string;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly logPretty: boolean;
@@ -205,6 +208,7 @@ export function parseConfig(
       env.MAX_TXN_BYTES ||
       Math.min(env.MAX_VALUE_BYTES * TXN_BYTES_PER_VALUE_BYTES, MAX_TXN_BYTES_LIMIT),
     sweepIntervalMs: env.SWEEP_INTERVAL_MS,
+    replicaReadWaitMs: env.REPLICA_READ_WAIT_MS,
     corsOrigin: env.CORS_ORIGIN,
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY,

@@ -5,15 +5,16 @@ import {
   Get,
   Header,
   Put,
-  Query,
   Req,
   Res,
   StreamableFile,
 } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { DtoValidationPipe } from '../common/pipes/dto-validation.pipe';
+import { NoQueryParametersDto } from '../common/query/no-query-parameters.dto';
+import { ValidQuery } from '../common/query/valid-query.decorator';
 import { bufferBudgetOf } from '../http/buffer-budget';
-import { InvalidArgumentError } from '../kv/kv.errors';
 import { KeyListing, KvService, KvStats } from '../kv/kv.service';
 import {
   existingKeyCondition,
@@ -21,7 +22,12 @@ import {
   Preconditions,
   putCondition,
 } from './conditional-headers';
+import { GetKeyQueryDto, PutKeyQueryDto } from './dto/key-query.dto';
+import { ListKeysQueryDto } from './dto/list-keys-query.dto';
+import { ReadQueryDto } from './dto/read-query.dto';
+import { TtlBodyDto } from './dto/ttl-body.dto';
 import { parseJsonBody } from './json-body';
+import { JsonBodyPipe } from './json-body.pipe';
 import {
   AnswerHead,
   ExpiryView,
@@ -42,8 +48,6 @@ import {
 } from './keys.openapi';
 import { streamedListing } from './listing-stream';
 import { PathKey } from './path-key';
-import { QueryText } from './query-text';
-import { parseFlag, parseInteger, parseSeconds, parseText } from './query-params';
 
 // The prefix alone is routed too, so that an empty key gets a 400 that says so.
 const KEY_ROUTE = 'key{/*key}';
@@ -63,17 +67,17 @@ export class KeysController {
     @PathKey('/key/') key: string,
     @Preconditions() preconditions: Preconditions,
     @Res({ passthrough: true }) answer: AnswerHead,
-    @Query('meta') meta?: unknown,
+    @ValidQuery() query: GetKeyQueryDto,
   ): Promise<string | undefined> {
-    const wantsMeta = parseFlag('meta', meta);
     const isNotModified = notModifiedCheck(preconditions);
+    if (query.minRevision !== undefined) await this.kv.awaitRevision(query.minRevision);
     const { record, revision } = await this.kv.get(key);
     sendRevisions(answer, revision, record);
     if (isNotModified(record.modRevision)) {
       answer.status(304);
       return undefined;
     }
-    return getBody(record, this.kv.remainingTtl(record), wantsMeta);
+    return getBody(record, this.kv.remainingTtl(record), query.meta ?? false);
   }
 
   @Put(KEY_ROUTE)
@@ -84,12 +88,11 @@ export class KeysController {
     @Body() body: unknown,
     @Preconditions() preconditions: Preconditions,
     @Res({ passthrough: true }) answer: AnswerHead,
-    @Query('ttl') ttl?: unknown,
-    @Query('keepTtl') keepTtl?: unknown,
+    @ValidQuery() query: PutKeyQueryDto,
   ): Promise<string> {
-    const ttlSeconds = parseSeconds('ttl', ttl);
+    const ttlSeconds = query.ttl;
     const condition = putCondition(preconditions);
-    const options = { ttlSeconds, keepTtl: parseFlag('keepTtl', keepTtl), condition };
+    const options = { ttlSeconds, keepTtl: query.keepTtl, condition };
     const { record, revision } = await this.kv.put(key, parseJsonBody(body), options);
     sendRevisions(answer, revision, record);
     // Echo the ttl as asked (to the millisecond), not as reduced by the time the write took.
@@ -106,6 +109,7 @@ export class KeysController {
     @PathKey('/key/') key: string,
     @Preconditions() preconditions: Preconditions,
     @Res({ passthrough: true }) answer: AnswerHead,
+    @ValidQuery() _query: NoQueryParametersDto,
   ): Promise<{ success: true; key: string }> {
     const { revision } = await this.kv.delete(key, existingKeyCondition(preconditions));
     sendRevisions(answer, revision, null);
@@ -116,15 +120,9 @@ export class KeysController {
   @ApiListKeys()
   async list(
     @Req() request: { readonly socket: Socket },
-    @QueryText('pattern') pattern?: string,
-    @Query('limit') limit?: unknown,
-    @Query('cursor') cursor?: unknown,
+    @ValidQuery() query: ListKeysQueryDto,
   ): Promise<KeyListing | StreamableFile> {
-    const query = {
-      pattern,
-      limit: parseInteger('limit', limit),
-      cursor: parseText('cursor', cursor),
-    };
+    if (query.minRevision !== undefined) await this.kv.awaitRevision(query.minRevision);
     // The classic unpaged listing can be as large as the store: streamed, not one string.
     if (query.limit === undefined && query.cursor === undefined) {
       const hold = bufferBudgetOf(request.socket)?.holdFor(request.socket);
@@ -135,7 +133,11 @@ export class KeysController {
 
   @Get(TTL_ROUTE)
   @ApiGetTtl()
-  async getTtl(@PathKey('/ttl/') key: string): Promise<{ key: string } & ExpiryView> {
+  async getTtl(
+    @PathKey('/ttl/') key: string,
+    @ValidQuery() query: ReadQueryDto,
+  ): Promise<{ key: string } & ExpiryView> {
+    if (query.minRevision !== undefined) await this.kv.awaitRevision(query.minRevision);
     const { record } = await this.kv.get(key);
     return { key, ...expiryView(record, this.kv.remainingTtl(record)) };
   }
@@ -144,30 +146,21 @@ export class KeysController {
   @ApiPutTtl()
   async setTtl(
     @PathKey('/ttl/') key: string,
-    @Body() body: unknown,
+    @Body(JsonBodyPipe, DtoValidationPipe) body: TtlBodyDto,
     @Preconditions() preconditions: Preconditions,
     @Res({ passthrough: true }) answer: AnswerHead,
+    @ValidQuery() _query: NoQueryParametersDto,
   ): Promise<{ success: true; key: string } & ExpiryView> {
     const condition = existingKeyCondition(preconditions);
-    const ttlSeconds = parseTtlBody(parseJsonBody(body));
-    const { record, revision } = await this.kv.setTtl(key, ttlSeconds, condition);
+    const { record, revision } = await this.kv.setTtl(key, body.ttl, condition);
     sendRevisions(answer, revision, record);
     return { success: true, key, ...expiryView(record!, this.kv.remainingTtl(record!)) };
   }
 
   @Get('stats')
   @ApiStats()
-  async stats(): Promise<KvStats> {
+  async stats(@ValidQuery() query: ReadQueryDto): Promise<KvStats> {
+    if (query.minRevision !== undefined) await this.kv.awaitRevision(query.minRevision);
     return this.kv.stats();
   }
-}
-
-function parseTtlBody(json: string): number | null {
-  const body: unknown = JSON.parse(json);
-  const ttl = (body as { ttl?: unknown } | null)?.ttl;
-  const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
-  if (!isObject || Object.keys(body).length !== 1 || (ttl !== null && typeof ttl !== 'number')) {
-    throw new InvalidArgumentError('Body must be {"ttl": seconds} or {"ttl": null}');
-  }
-  return ttl as number | null;
 }

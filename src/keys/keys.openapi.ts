@@ -1,9 +1,11 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOperation, ApiParam, ApiResponse } from '@nestjs/swagger';
+import { TtlBodyDto } from './dto/ttl-body.dto';
 
 /**
  * The OpenAPI description of the keys routes, kept out of the controller so that it reads as
- * HTTP translation. Bodies are described as schemas because the value is any JSON.
+ * HTTP translation. Query parameters and the PUT /ttl body come from the DTOs in dto/ (see
+ * ValidQuery); the value bodies are described as schemas because the value is any JSON.
  */
 const ANY_JSON = { description: 'Any JSON value: string, number, boolean, null, array or object' };
 const ERROR = {
@@ -44,6 +46,25 @@ const ERRORS: Record<number, string> = {
   507: 'The write would take the data past MAX_DATA_BYTES; body has maxBytes. Nothing changed',
 };
 
+const NOT_APPLIED = {
+  type: 'object',
+  required: ['error', 'revision'],
+  properties: {
+    error: { type: 'string' },
+    revision: { type: 'integer', description: 'The revision this node has applied' },
+  },
+};
+
+/** The 503 of a read with minRevision (read your writes); `also` names the route's other 503s. */
+export const ApiReadWait = (also?: string) =>
+  ApiResponse({
+    status: 503,
+    description:
+      'minRevision not applied on this node within REPLICA_READ_WAIT_MS (Retry-After: 1)' +
+      (also === undefined ? '' : `; or ${also}`),
+    schema: NOT_APPLIED,
+  });
+
 export const ApiErrors = (...statuses: number[]) =>
   applyDecorators(
     ...statuses.map((status) =>
@@ -78,11 +99,6 @@ export const ApiGetKey = () =>
       description: 'Sends ETag: "<modRevision>" and X-Kv-Revision.',
     }),
     ApiKeyParam(),
-    ApiQuery({
-      name: 'meta',
-      required: false,
-      description: 'true: add createRevision, modRevision, version',
-    }),
     ApiHeader({
       name: 'If-None-Match',
       required: false,
@@ -98,6 +114,7 @@ export const ApiGetKey = () =>
     }),
     ApiResponse({ status: 304, description: 'Not modified since the ETag given in If-None-Match' }),
     ApiErrors(400, 401, 403, 404, 414),
+    ApiReadWait(),
   );
 
 export const ApiPutKey = () =>
@@ -112,12 +129,6 @@ export const ApiPutKey = () =>
     }),
     ApiKeyParam(),
     ApiJsonValueBody(),
-    ApiQuery({
-      name: 'ttl',
-      required: false,
-      description: 'Seconds until the key expires (0.001 to 315360000)',
-    }),
-    ApiQuery({ name: 'keepTtl', required: false, description: 'true: keep the current expiry' }),
     ApiConditionalHeaders(),
     ApiResponse({
       status: 200,
@@ -161,15 +172,6 @@ export const ApiListKeys = () =>
         'examines at most max(10 x limit, 1000) keys, so it may hold fewer keys, even none, ' +
         'with a nextCursor to follow.',
     }),
-    ApiQuery({
-      name: 'pattern',
-      required: false,
-      description:
-        'Redis glob: * ? [abc] [a-z] [^a] \\x. A run after * that is not all literal may ' +
-        "cost at most 32 (1 per character or '?', a class its members), else 400.",
-    }),
-    ApiQuery({ name: 'limit', required: false, description: '1 to 10000: page size' }),
-    ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' }),
     ApiResponse({
       status: 200,
       description: 'Keys',
@@ -182,7 +184,8 @@ export const ApiListKeys = () =>
         },
       },
     }),
-    ApiErrors(400, 401, 403, 503),
+    ApiErrors(400, 401, 403),
+    ApiReadWait('(unpaged) the memory for slow clients, MAX_BUFFERED_BYTES, is in use'),
   );
 
 const TTL_VIEW = {
@@ -200,19 +203,14 @@ export const ApiGetTtl = () =>
     ApiKeyParam(),
     ApiResponse({ status: 200, description: 'null: no expiry', schema: TTL_VIEW }),
     ApiErrors(400, 401, 403, 404),
+    ApiReadWait(),
   );
 
 export const ApiPutTtl = () =>
   applyDecorators(
     ApiOperation({ summary: "Set, change or remove a key's expiry without resending its value" }),
     ApiKeyParam(),
-    ApiBody({
-      schema: {
-        type: 'object',
-        required: ['ttl'],
-        properties: { ttl: { type: 'number', nullable: true, example: 30 } },
-      },
-    }),
+    ApiBody({ type: TtlBodyDto }),
     ApiResponse({ status: 200, description: 'Changed', schema: TTL_VIEW }),
     ApiErrors(400, 401, 403, 404, 412, 415, 503),
   );
@@ -233,5 +231,6 @@ export const ApiStats = () =>
         },
       },
     }),
-    ApiErrors(401, 403),
+    ApiErrors(400, 401, 403),
+    ApiReadWait(),
   );

@@ -53,3 +53,18 @@ export class PreconditionFailedError extends KvError {
     super('Precondition failed');
   }
 }
+
+/**
+ * A read asked for a revision (`minRevision`) that this node had not applied when its wait
+ * (REPLICA_READ_WAIT_MS) ended: a follower behind its leader, or a revision no write reached.
+ */
+export class RevisionNotAppliedError extends KvError {
+  constructor(
+    readonly minRevision: number,
+    /** The revision the node had applied. */
+    readonly revision: number,
+    waitedMs: number,
+  ) {
+    super(`Revision ${minRevision} is not applied on this node (waited ${waitedMs} ms)`);
+  }
+}

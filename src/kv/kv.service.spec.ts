@@ -5,6 +5,7 @@ import {
   KeyNotFoundError,
   KeyTooLongError,
   PreconditionFailedError,
+  RevisionNotAppliedError,
 } from './kv.errors';
 import { MAX_PATTERN_SEARCH_COST, PAGE_MATCH_STEPS, SCAN_MIN_KEYS, SLICE_KEYS } from './kv.service';
 import { createKvService } from './testing/create-kv-service';
@@ -300,6 +301,50 @@ describe('KvService', () => {
       storedKeys: 3,
       keysWithExpiry: 1,
       expiredTotal: 4,
+    });
+  });
+
+  describe('awaitRevision (read your writes)', () => {
+    it('answers at once for every revision the node has acknowledged', async () => {
+      const { kv, changes } = createKvService({ env: { REPLICA_READ_WAIT_MS: '60000' } });
+      const { revision } = await kv.put('a', '1');
+      await kv.put('b', '2');
+      await kv.transaction({ success: [{ op: 'put', key: 'c', value: '3' }] });
+      for (const minRevision of [0, 1, revision, changes.lastRevision]) {
+        await expect(kv.awaitRevision(minRevision)).resolves.toBeUndefined();
+      }
+    });
+
+    it('waits for a later revision until a write reaches it', async () => {
+      const { kv } = createKvService({ env: { REPLICA_READ_WAIT_MS: '60000' } });
+      await kv.put('a', '1');
+      let done = false;
+      const wait = kv.awaitRevision(3).then(() => (done = true));
+      await kv.put('a', '2');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(done).toBe(false);
+      await kv.delete('a');
+      await wait;
+      expect(done).toBe(true);
+    });
+
+    it('gives up after REPLICA_READ_WAIT_MS with the revision the node has', async () => {
+      const { kv } = createKvService({ env: { REPLICA_READ_WAIT_MS: '20' } });
+      await kv.put('a', '1');
+      const refusal = await kv.awaitRevision(5).catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(RevisionNotAppliedError);
+      expect(refusal).toMatchObject({
+        minRevision: 5,
+        revision: 1,
+        message: 'Revision 5 is not applied on this node (waited 20 ms)',
+      });
+    });
+
+    it.each([-1, 1.5, Number.MAX_SAFE_INTEGER + 1])('refuses %p', async (minRevision) => {
+      const { kv } = createKvService();
+      await expect(kv.awaitRevision(minRevision)).rejects.toThrow(
+        new InvalidArgumentError('minRevision must be a revision: an integer from 0'),
+      );
     });
   });
 });

@@ -26,7 +26,9 @@ import {
   KeyNotFoundError,
   KeyTooLongError,
   PreconditionFailedError,
+  RevisionNotAppliedError,
 } from './kv.errors';
+import { RevisionWaiters } from './revision-waiters';
 import { decodeCursor, encodeCursor } from './scan-cursor';
 import { buildTransaction, TxnInput } from './transaction-input';
 
@@ -140,6 +142,8 @@ export class KvService {
   private readonly maxKeyBytes: number;
   private readonly largestEntryBytes: number;
   private readonly maxTxnOps: number;
+  private readonly readWaitMs: number;
+  private readonly revisionWaiters: RevisionWaiters;
 
   constructor(
     @Inject(STORAGE_REPOSITORY) private readonly storage: StorageRepository,
@@ -151,6 +155,24 @@ export class KvService {
     this.largestEntryBytes =
       ENTRY_OVERHEAD_BYTES + this.maxKeyBytes + config.get('maxValueBytes', { infer: true });
     this.maxTxnOps = config.get('maxTxnOps', { infer: true });
+    this.readWaitMs = config.get('replicaReadWaitMs', { infer: true });
+    this.revisionWaiters = new RevisionWaiters(() => storage.currentRevision());
+    // Every write path publishes what it committed (on a follower, what it applied).
+    changes.onPublished(() => this.revisionWaiters.wake());
+  }
+
+  /**
+   * Read your writes: resolves once this node has applied `minRevision` (a write's
+   * X-Kv-Revision), so that a read after it sees that write or a later state. Waits at most
+   * REPLICA_READ_WAIT_MS, then throws RevisionNotAppliedError with the revision it has.
+   * Depends only on the storage's applied revision, so it holds on a follower as on a leader.
+   */
+  async awaitRevision(minRevision: number): Promise<void> {
+    if (!(Number.isSafeInteger(minRevision) && minRevision >= 0)) {
+      throw new InvalidArgumentError(`minRevision must be ${REVISION_RULE}`);
+    }
+    if (await this.revisionWaiters.waitFor(minRevision, this.readWaitMs)) return;
+    throw new RevisionNotAppliedError(minRevision, this.storage.currentRevision(), this.readWaitMs);
   }
 
   async get(key: string): Promise<ReadReceipt> {

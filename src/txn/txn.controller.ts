@@ -1,6 +1,8 @@
 import { Body, Controller, Header, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { DtoValidationPipe } from '../common/pipes/dto-validation.pipe';
+import { NoQueryParametersDto } from '../common/query/no-query-parameters.dto';
+import { ValidQuery } from '../common/query/valid-query.decorator';
 import { AnswerHead, JSON_CONTENT_TYPE } from '../keys/key-responses';
 import { JsonBodyPipe } from '../keys/json-body.pipe';
 import { KvService } from '../kv/kv.service';
@@ -23,6 +25,7 @@ export class TxnController {
   async transaction(
     @Body(JsonBodyPipe, DtoValidationPipe) body: TxnRequestDto,
     @Res({ passthrough: true }) answer: AnswerHead,
+    @ValidQuery() _query: NoQueryParametersDto,
   ): Promise<string> {
     const receipt = await this.kv.transaction(toTxnInput(body));
     answer.header('X-Kv-Revision', String(receipt.revision));

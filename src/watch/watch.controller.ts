@@ -1,11 +1,11 @@
-import { Controller, Get, Headers, Inject, Logger, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Inject, Logger, Req, Res } from '@nestjs/common';
 import type { Socket } from 'node:net';
+import { ValidQuery } from '../common/query/valid-query.decorator';
 import { takeOverResponse } from '../http/raw-response';
-import { parseInteger } from '../keys/query-params';
-import { QueryText } from '../keys/query-text';
 import { InvalidArgumentError } from '../kv/kv.errors';
-import { KvService, REVISION_RULE } from '../kv/kv.service';
+import { KvService } from '../kv/kv.service';
 import { streamChanges } from './change-event-stream';
+import { WatchQueryDto } from './dto/watch-query.dto';
 
 /** Milliseconds between heartbeat comments on an idle /watch stream. */
 export const WATCH_HEARTBEAT_MS = Symbol('WATCH_HEARTBEAT_MS');
@@ -39,18 +39,19 @@ export class WatchController {
    * subscribing before the stream opens, so the failure is answered as JSON with its status.
    */
   @Get('watch')
-  watch(
+  async watch(
     @Req() request: { readonly socket: Socket },
     @Res() reply: object,
+    @ValidQuery() query: WatchQueryDto,
     @Headers('last-event-id') lastEventId?: string,
-    @QueryText('pattern') pattern?: string,
-    @Query('fromRevision') fromRevision?: unknown,
-  ): void {
+  ): Promise<void> {
+    const resumeFrom = resumeAfter(lastEventId);
+    // The stream opens on a state at least as new as the client's write, or not at all (503).
+    if (query.minRevision !== undefined) await this.kv.awaitRevision(query.minRevision);
     const subscription = this.kv.watch({
-      pattern,
+      pattern: query.pattern,
       // A reconnecting EventSource repeats the URL, so Last-Event-ID takes precedence.
-      fromRevision:
-        resumeAfter(lastEventId) ?? parseInteger('fromRevision', fromRevision, REVISION_RULE),
+      fromRevision: resumeFrom ?? query.fromRevision,
     });
     const response = takeOverResponse(reply);
     // The client may have left while the request was handled: then nothing is sent.

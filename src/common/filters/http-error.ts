@@ -2,6 +2,7 @@ import { HttpException, ServiceUnavailableException } from '@nestjs/common';
 import { AuthenticationError } from '../../auth/authentication.error';
 import { BufferBudgetFullError } from '../../http/buffer-budget';
 import { RequestValidationError } from '../pipes/request-validation.error';
+import { InvalidQueryError } from '../query/invalid-query.error';
 import {
   InvalidArgumentError,
   InvalidJsonError,
@@ -10,6 +11,7 @@ import {
   KeyTooLongError,
   PreconditionFailedError,
   RevisionCompactedError,
+  RevisionNotAppliedError,
   StorageFullError,
   StorageUnavailableError,
   ValueTooLargeError,
@@ -60,7 +62,8 @@ export function toHttpError(
   if (
     exception instanceof InvalidKeyError ||
     exception instanceof InvalidArgumentError ||
-    exception instanceof RequestValidationError
+    exception instanceof RequestValidationError ||
+    exception instanceof InvalidQueryError
   ) {
     return { status: 400, body: { error: exception.message } };
   }
@@ -74,6 +77,13 @@ export function toHttpError(
     return {
       status: 410,
       body: { error: exception.message, oldestRevision: exception.oldestRevision },
+    };
+  }
+  if (exception instanceof RevisionNotAppliedError) {
+    return {
+      status: 503,
+      body: { error: exception.message, revision: exception.revision },
+      headers: { 'Retry-After': '1' },
     };
   }
   if (exception instanceof ValueTooLargeError) {

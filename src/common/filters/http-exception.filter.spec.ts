@@ -2,19 +2,21 @@ import { ArgumentsHost, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '../../config/app-config';
-import { KeyNotFoundError, StorageFullError } from '../../kv/kv.errors';
+import { KeyNotFoundError, RevisionNotAppliedError, StorageFullError } from '../../kv/kv.errors';
 import { HttpExceptionFilter } from './http-exception.filter';
 
 describe('HttpExceptionFilter', () => {
   let replies: Array<{ body: unknown; status: number }>;
   let logged: unknown[];
   let filter: HttpExceptionFilter;
+  let setHeader: jest.Mock;
 
   beforeEach(() => {
     replies = [];
     logged = [];
+    setHeader = jest.fn();
     const adapter = {
-      setHeader: jest.fn(),
+      setHeader,
       reply: (_response: unknown, body: unknown, status: number) => replies.push({ body, status }),
     };
     const config = { get: () => 1024 } as unknown as ConfigService<AppConfig, true>;
@@ -38,6 +40,17 @@ describe('HttpExceptionFilter', () => {
     filter.catch(new KeyNotFoundError('k'), hostFor({ headers: {} }));
     expect(replies).toEqual([{ status: 404, body: { error: expect.any(String), key: 'k' } }]);
     expect(logged).toEqual([]);
+  });
+
+  it('answers a revision not applied in time with 503, the applied revision and Retry-After', () => {
+    filter.catch(new RevisionNotAppliedError(9, 7, 200), hostFor({ headers: {} }));
+    expect(replies).toEqual([
+      {
+        status: 503,
+        body: { error: 'Revision 9 is not applied on this node (waited 200 ms)', revision: 7 },
+      },
+    ]);
+    expect(setHeader).toHaveBeenCalledWith(expect.anything(), 'Retry-After', '1');
   });
 
   it('answers a write over the data limit with 507 and the limit', () => {
