@@ -146,6 +146,7 @@ function dirBytes(dir) {
  *   that a generated data directory can serve several servers and stay as generated
  * @param {number} [spec.readyTimeoutMs]
  * @param {boolean} [spec.drainStdout] read stdout and count its bytes without keeping them
+ * @param {string[]} [spec.wrapper] a command that runs the server's node (valgrind), same pid
  */
 async function startServer(spec) {
   const port = await freePort();
@@ -163,7 +164,14 @@ async function startServer(spec) {
 
   const spawnedAt = performance.now();
   // `node` directly (not npm) so that child.pid is the server itself: RSS and signals reach it.
-  const child = spawn(serverNode().path, ['-r', PARENT_GUARD, spec.entry], {
+  const [command, ...args] = [
+    ...(spec.wrapper || []),
+    serverNode().path,
+    '-r',
+    PARENT_GUARD,
+    spec.entry,
+  ];
+  const child = spawn(command, args, {
     env,
     cwd: spec.cwd || process.cwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
