@@ -3,11 +3,11 @@
 /**
  * Instructions per request: each server under valgrind's callgrind, its counters zeroed after a
  * warm-up, then a fixed number of requests, then its instruction count (every thread: the main
- * one, the garbage collector's and the compiler's) divided by the requests. Unlike req/s or CPU
- * time it does not depend on what else the machine runs, so a before/after on a shared machine
- * is repeatable to a percent or two. Slow: a server runs about 50 times slower under valgrind
- * (Nest takes a minute or more to start), so the counts are those of a server that is always
- * busy, where each turn of the event loop answers many requests.
+ * one, the garbage collector's and the compiler's) divided by the answers. Other processes on
+ * the machine cannot change the count, but a window of a few thousand requests holds whole
+ * garbage collections and background compilations, which fall in one run and not the next: the
+ * first runs of 1,000 requests moved by ±50% (bench/README.md). Slow: a server runs about 50
+ * times slower under valgrind (Nest takes minutes to start).
  *
  *   npm run build && node bench/instructions.js [--method=GET|PUT] [--requests=3000]
  *     [--connections=50] [--servers=kvstore,teaching-store,reference,nest-floor]
@@ -191,7 +191,8 @@ async function main() {
     for (const name of names) {
       const result = await measure(name, options, workDir);
       process.stderr.write(
-        `${result.label}: ${Math.round(result.perRequest)} instructions/answer\n`,
+        `${result.label}: ${Math.round(result.perRequest)} instructions/answer over ${result.answered} answers ` +
+          `(${result.non2xx} non-2xx, ${result.errors} connection errors) in ${result.seconds.toFixed(0)} s\n`,
       );
       results.push(result);
     }
