@@ -27,6 +27,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { setImmediate: yieldToEventLoop } = require('node:timers/promises');
 const { keyName, valueFor } = require('./keys');
+const { serverNode } = require('./server-node');
 
 const PARENT_GUARD = path.join(__dirname, 'parent-guard.js');
 /**
@@ -136,8 +137,9 @@ function makeDataDir(o) {
     if (o.expiresAt !== undefined && o.expiresAt !== null)
       flags.push(`--expires-at=${o.expiresAt}`);
     if (o.compact === false) flags.push('--no-compact');
+    // The engine runs on the servers' Node, so that the files are the ones the servers write.
     const child = spawn(
-      process.execPath,
+      serverNode().path,
       ['-r', PARENT_GUARD, __filename, o.distDir, o.dir, String(o.keys), ...flags],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

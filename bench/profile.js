@@ -21,6 +21,7 @@ const path = require('node:path');
 const { getWorkload, putWorkload, runLoad } = require('./load');
 const { keyName, valueFor } = require('./keys');
 const { preload } = require('./preload');
+const { serverNode } = require('./server-node');
 
 const KEYS = 10000;
 const LISTENING = /listening on http:\/\/[^:]+:(\d+)/;
@@ -85,7 +86,7 @@ async function main() {
   const summary = summarise(profile, window.started, window.ended);
   console.log(
     `${options.method} /key/{key}, ${options.connections} connections, ${options.seconds} s, ` +
-      `HTTP_ADAPTER=${options.adapter}: ${Math.round(window.rps)} req/s under the profiler; ` +
+      `HTTP_ADAPTER=${options.adapter}, Node ${serverNode().shown}: ${Math.round(window.rps)} req/s under the profiler; ` +
       `${summary.sampledMs.toFixed(0)} ms sampled in the load window`,
   );
   printShares('self time by package', summary.byPackage, options.top);
@@ -96,7 +97,7 @@ async function main() {
 
 function startProfiled(options, profileDir) {
   const child = spawn(
-    process.execPath,
+    serverNode().path,
     ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, options.entry],
     {
       env: {

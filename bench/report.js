@@ -31,8 +31,10 @@ function fmtBytes(bytes) {
 function header(meta) {
   const lines = [
     `kvstore benchmark — ${meta.date}`,
-    `machine: ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memGiB} GiB RAM, ${meta.machine.os}, Node ${meta.machine.node}`,
-    `commit:  ${meta.commit}`,
+    `machine: ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memGiB} GiB RAM, ${meta.machine.os}`,
+    `node:    every server on Node ${meta.serverNode}; the harness and autocannon on Node ${meta.machine.node}`,
+    `commit:  ${meta.commit}; NestJS ${meta.nest}`,
+    ...meta.baselines.map((baseline) => `baseline: ${baseline}`),
     `server:  ${meta.target}; adapters: ${meta.adapters.join(', ')}; LOG_LEVEL=${meta.logLevel}`,
     `load:    autocannon ${meta.autocannon} in the harness process, 127.0.0.1 only, targets interleaved (A B A B), ` +
       `${meta.runs} runs × ${meta.durationSec} s each, req/s = median of runs, p50/p99 = median of runs' percentiles`,

@@ -13,13 +13,18 @@ const os = require('node:os');
 const path = require('node:path');
 const report = require('./report');
 const { FSYNC_POLICIES, SCENARIOS, firstLine, startPool } = require('./scenarios');
+const { serverNode } = require('./server-node');
 const { installExitHandlers, liveChildCount, stopServer } = require('./servers');
 
 const ROOT = path.resolve(__dirname, '..');
 const REFERENCE_ENTRY = path.join(__dirname, 'reference-server.js');
 const FLOOR_ENTRY = path.join(__dirname, 'nest-floor-server.js');
+const TEACHING_ENTRY = path.join(__dirname, 'teaching-store-server.js');
 const DEFAULT_ENTRY = path.join(ROOT, 'dist', 'main.js');
 const ADAPTERS = ['express', 'fastify'];
+const NEST_VERSION = JSON.parse(
+  fs.readFileSync(path.join(ROOT, 'node_modules', '@nestjs', 'core', 'package.json'), 'utf8'),
+).version;
 
 const HELP = `Usage: npm run bench [-- options]      (or: node bench/run.js [options] after npm run build)
 
@@ -38,6 +43,9 @@ const HELP = `Usage: npm run bench [-- options]      (or: node bench/run.js [opt
   --log-level=L           LOG_LEVEL given to kvstore (default warn: no per-request logs)
   --out=FILE              JSON results (default bench/results/latest.json)
   --entry=FILE            the kvstore entry point (default dist/main.js)
+  --baseline=DIR[,DIR]    also measure an older build: a checkout of another commit with its own
+                          npm ci and npm run build done; its dist/main.js runs from DIR (its own
+                          node_modules) on the same Node, as a peer in GET/PUT c1/c50 and put-file
   --list                  list the scenarios and exit
 
 Scenarios:
@@ -68,6 +76,7 @@ function parseArgs(argv) {
     'help',
     'target',
     'entry',
+    'baseline',
   ];
   for (const name of Object.keys(args))
     if (!known.includes(name)) throw new Error(`unknown option --${name} (see --help)`);
@@ -161,22 +170,56 @@ function readsHttpAdapter(entry) {
   return files.some((file) => fs.readFileSync(file, 'utf8').includes('HTTP_ADAPTER'));
 }
 
-function gitDescription() {
+function git(dir, args) {
+  return execFileSync('git', args, {
+    cwd: dir,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  }).trim();
+}
+
+function gitDescription(dir = ROOT) {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
+    const head = git(dir, ['rev-parse', '--short', 'HEAD']);
+    const dirty = git(dir, ['status', '--porcelain', '--untracked-files=no']);
     return dirty ? `${head} (with uncommitted changes)` : head;
   } catch {
     return 'unknown (not a git checkout)';
   }
+}
+
+/**
+ * --baseline=DIR[,DIR]: built checkouts of other commits, each run from its own directory.
+ * Named after their commit (`kvstore@3242df3`), or the directory when it is not a git checkout.
+ */
+function parseBaselines(text) {
+  if (text === undefined) return [];
+  if (text === true) throw new Error('--baseline needs a directory: --baseline=/tmp/kv-before');
+  return String(text)
+    .split(',')
+    .filter((part) => part.trim() !== '')
+    .map((part) => {
+      const dir = path.resolve(part.trim());
+      const entry = path.join(dir, 'dist', 'main.js');
+      if (!fs.existsSync(entry))
+        throw new Error(
+          `--baseline: ${entry} not found: run "npm ci && npm run build" in ${dir} first`,
+        );
+      if (!fs.existsSync(path.join(dir, 'node_modules')))
+        throw new Error(`--baseline: ${dir} has no node_modules: run "npm ci" there first`);
+      let commit;
+      let subject = '';
+      try {
+        commit = git(dir, ['rev-parse', '--short', 'HEAD']);
+        subject = git(dir, ['log', '-1', '--format=%s']).slice(0, 60);
+      } catch {
+        commit = path.basename(dir);
+      }
+      const nest = JSON.parse(
+        fs.readFileSync(path.join(dir, 'node_modules', '@nestjs', 'core', 'package.json'), 'utf8'),
+      ).version;
+      return { dir, entry, commit, subject, nest, name: `kvstore@${commit}` };
+    });
 }
 
 async function main() {
@@ -239,6 +282,9 @@ async function main() {
         : 1.5
       : 2.5;
   const keys = args.keys ? parseCount(args.keys) : 1000000;
+  const baselines = parseBaselines(args.baseline);
+  if (baselines.length > 0 && args.target === 'reference')
+    throw new Error('--baseline and --target=reference: give one of them');
   const opts = {
     quick,
     runs,
@@ -277,6 +323,9 @@ async function main() {
       node: process.versions.node,
       loadAverage1m: load,
     },
+    serverNode: serverNode().shown,
+    nest: NEST_VERSION,
+    baselines: baselines.map((b) => `${b.name} (${b.dir}, NestJS ${b.nest}): ${b.subject}`),
     commit: gitDescription(),
     target,
     adapters: adapters.map((a) => a || 'server default'),
@@ -306,6 +355,9 @@ async function main() {
     kvstoreEntry,
     referenceEntry: REFERENCE_ENTRY,
     floorEntry: FLOOR_ENTRY,
+    teachingEntry: TEACHING_ENTRY,
+    baselines,
+    nestVersion: NEST_VERSION,
     kvName: args.target === 'reference' ? 'ref-as-kvstore' : 'kvstore',
     adapters,
     filePolicies: quick ? ['everysec'] : FSYNC_POLICIES,

@@ -13,6 +13,7 @@ const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { serverNode } = require('./server-node');
 
 const PARENT_GUARD = path.join(__dirname, 'parent-guard.js');
 /** Only loopback: the benchmark never sends traffic anywhere else. */
@@ -144,6 +145,8 @@ function dirBytes(dir) {
  * @param {string} [spec.seedDir] copied into the fresh DATA_DIR before the spawn (not timed), so
  *   that a generated data directory can serve several servers and stay as generated
  * @param {number} [spec.readyTimeoutMs]
+ * @param {boolean} [spec.drainStdout] read stdout and count its bytes without keeping them
+ * @param {string[]} [spec.wrapper] a command that runs the server's node (valgrind), same pid
  */
 async function startServer(spec) {
   const port = await freePort();
@@ -161,7 +164,14 @@ async function startServer(spec) {
 
   const spawnedAt = performance.now();
   // `node` directly (not npm) so that child.pid is the server itself: RSS and signals reach it.
-  const child = spawn(process.execPath, ['-r', PARENT_GUARD, spec.entry], {
+  const [command, ...args] = [
+    ...(spec.wrapper || []),
+    serverNode().path,
+    '-r',
+    PARENT_GUARD,
+    spec.entry,
+  ];
+  const child = spawn(command, args, {
     env,
     cwd: spec.cwd || process.cwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -175,7 +185,11 @@ async function startServer(spec) {
     // Colour codes out: the tail ends up in error messages and the JSON results.
     tail = (tail + chunk.toString('utf8').replace(ANSI_ESCAPE, '')).slice(-OUTPUT_TAIL_BYTES);
   };
-  child.stdout.on('data', keepTail);
+  // A server that logs every request (the teaching store) has its stdout drained and counted,
+  // not kept: decoding megabytes of log lines would take CPU from the load generator.
+  let stdoutBytes = 0;
+  if (spec.drainStdout) child.stdout.on('data', (chunk) => (stdoutBytes += chunk.length));
+  else child.stdout.on('data', keepTail);
   child.stderr.on('data', keepTail);
 
   let exited = null;
@@ -205,6 +219,7 @@ async function startServer(spec) {
     spawnedAt,
     exitPromise,
     outputTail: () => tail,
+    stdoutBytes: () => stdoutBytes,
     hasExited: () => exited !== null,
     startMs: null,
     readyPath: null,

@@ -84,15 +84,30 @@ describe.each(HTTP_ADAPTERS)('operating the service (%s)', (adapter) => {
         '/key/a',
         { Origin: 'https://app.example', 'Access-Control-Request-Method': 'PUT' },
       ],
-    ])('sends security headers on %s', async (_label, method, path, headers) => {
+    ])('sends the API security headers on %s', async (_label, method, path, headers) => {
       const answer = await http(server.url, method, path, undefined, headers);
+      // OWASP's REST Security Cheat Sheet set (docs/API.md), and none of helmet's HTML headers.
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(answer.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+      expect(answer.headers.get('x-frame-options')).toBe('DENY');
+      expect(answer.headers.get('cache-control')).toBe('no-store');
+      expect(answer.headers.get('cross-origin-opener-policy')).toBeNull();
+      expect(answer.headers.get('x-xss-protection')).toBeNull();
+      // Plain HTTP: no HSTS.
+      expect(answer.headers.get('strict-transport-security')).toBeNull();
+      expect(answer.headers.get('x-powered-by')).toBeNull();
+    });
+
+    it.each(['/docs', '/docs-json'])('sends helmet’s full set on %s', async (path) => {
+      const answer = await http(server.url, 'GET', path);
+      expect(answer.status).toBe(200);
       expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
       expect(answer.headers.get('content-security-policy')).toContain("default-src 'self'");
       expect(answer.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(answer.headers.get('cross-origin-opener-policy')).toBe('same-origin');
       // Plain HTTP: no HSTS, and no CSP directive that would send the browser to https.
       expect(answer.headers.get('strict-transport-security')).toBeNull();
       expect(answer.headers.get('content-security-policy')).not.toContain('upgrade-insecure');
-      expect(answer.headers.get('x-powered-by')).toBeNull();
     });
 
     it('believes no X-Forwarded-Proto without TRUST_PROXY', async () => {
@@ -116,15 +131,20 @@ describe.each(HTTP_ADAPTERS)('operating the service (%s)', (adapter) => {
     });
 
     it.each(['/docs', '/key/absent', '/no-such-route'])(
-      'sends HSTS and upgrade-insecure-requests on %s only when the proxy says https',
+      'sends HSTS on %s only when the proxy says https',
       async (path) => {
         const overTls = await http(server.url, 'GET', path, undefined, {
           'X-Forwarded-Proto': 'https',
         });
         expect(overTls.headers.get('strict-transport-security')).toMatch(/^max-age=\d+/);
-        expect(overTls.headers.get('content-security-policy')).toContain(
-          'upgrade-insecure-requests',
-        );
+        // Only Swagger UI's page has a CSP for its assets, and the directive that upgrades them.
+        if (path === '/docs') {
+          expect(overTls.headers.get('content-security-policy')).toContain(
+            'upgrade-insecure-requests',
+          );
+        } else {
+          expect(overTls.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+        }
         for (const proto of [undefined, 'http']) {
           const headers: Record<string, string> = proto ? { 'X-Forwarded-Proto': proto } : {};
           const plain = await http(server.url, 'GET', path, undefined, headers);

@@ -5,38 +5,85 @@
 const { interleave, throughputRow } = require('./interleave');
 const { POOL_KEYS } = require('./pool');
 
+const times = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : null);
+
 /**
- * GET or PUT in memory: the reference, kvstore per adapter and, unless --floor=off, the
- * framework floor per adapter, interleaved. A kvstore row also says how it compares with the
- * floor on its adapter: the part of the distance to the reference that NestJS does not explain.
+ * GET or PUT in memory: the reference, the teaching store, kvstore per adapter, each --baseline
+ * build per adapter and, unless --floor=off, the framework floor per adapter, interleaved.
+ * A kvstore row also says how it compares with the teaching store (throughput, and the latency
+ * the issue's targets name: p50 at one connection, p99 at fifty) and with the floor on its
+ * adapter: the part of the distance to the reference that NestJS does not explain. A baseline
+ * row says how it compares with this checkout's kvstore on the same adapter.
  */
 function memoryScenario(name, connections, makeWorkload) {
   return async (ctx) => {
     const pool = await ctx.pool();
-    const targets = [pool.reference, ...pool.kv, ...pool.floor];
+    const baselineServers = pool.baselines.flatMap((b) => b.kv);
+    const targets = [pool.reference, pool.teaching, ...pool.kv, ...baselineServers, ...pool.floor];
     const workload = makeWorkload(POOL_KEYS);
     const stats = await interleave(ctx, name, targets, {
       connections,
       workloadFor: () => workload,
     });
-    const ref = stats[0];
+    const [ref, teaching] = stats;
+    const kvStats = stats.slice(2, 2 + pool.kv.length);
+    const baselineStats = stats.slice(
+      2 + pool.kv.length,
+      2 + pool.kv.length + baselineServers.length,
+    );
+    const floorStats = stats.slice(2 + pool.kv.length + baselineServers.length);
     const floorStat = (adapter) => {
       const i = pool.floor.findIndex((f) => f.label === `nest-floor/${adapter || 'express'}`);
-      return i === -1 ? null : stats[1 + pool.kv.length + i];
+      return i === -1 ? null : floorStats[i];
     };
+    const latency = connections === 1 ? 'p50' : 'p99';
+    const againstTeaching = (stat) =>
+      teaching.rps
+        ? [
+            `${times(stat.rps, teaching.rps)} teaching-store, ${latency} ${times(stat[latency], teaching[latency])} its`,
+          ]
+        : [];
+    const againstFloor = (stat, adapter) => {
+      const floor = floorStat(adapter);
+      return floor && floor.rps
+        ? [`${times(stat.rps, floor.rps)} nest-floor/${adapter || 'express'}`]
+        : [];
+    };
+
     const rows = [throughputRow(name, pool.reference, ref, { baseName: 'ceiling' })];
+    const logged = pool.teaching.stdoutBytes();
+    rows.push(
+      throughputRow(name, pool.teaching, teaching, {
+        base: ref,
+        baseName: 'ref',
+        detail: [
+          'the classic store: raw node:http + Map, a console.log line per operation to a drained pipe',
+          ...(logged === 0 ? ['NOTHING LOGGED: is its stdout the pipe?'] : []),
+        ],
+      }),
+    );
     pool.kv.forEach((server, i) => {
-      const stat = stats[i + 1];
-      const floor = floorStat(ctx.adapters[i]);
-      const detail =
-        floor && floor.rps
-          ? [`${(stat.rps / floor.rps).toFixed(2)}× nest-floor/${ctx.adapters[i] || 'express'}`]
-          : [];
+      const stat = kvStats[i];
+      const detail = [...againstTeaching(stat), ...againstFloor(stat, ctx.adapters[i])];
       rows.push(throughputRow(name, server, stat, { base: ref, baseName: 'ref', detail }));
     });
+    pool.baselines.forEach(({ build, kv }, b) => {
+      kv.forEach((server, i) => {
+        const stat = baselineStats[b * pool.kv.length + i];
+        const current = kvStats[i];
+        const detail = [
+          ...(current.rps ? [`this checkout is ${times(current.rps, stat.rps)} it`] : []),
+          ...againstTeaching(stat),
+          `${build.commit}: ${build.subject}`,
+        ];
+        rows.push(throughputRow(name, server, stat, { base: ref, baseName: 'ref', detail }));
+      });
+    });
     pool.floor.forEach((server, i) => {
-      const stat = stats[1 + pool.kv.length + i];
-      const detail = ['minimal NestJS app over a Map (bench/nest-floor-server.js)'];
+      const stat = floorStats[i];
+      const detail = [
+        `minimal NestJS ${ctx.nestVersion} app over a Map (bench/nest-floor-server.js)`,
+      ];
       // Two servers as fast as each other are most likely both waiting on the load generator,
       // which shares the two cores: then the ceiling is autocannon's, not node:http's.
       if (ref.rps && stat.rps >= 0.95 * ref.rps)

@@ -1,15 +1,17 @@
 'use strict';
 
 /**
- * The pool: the reference plus kvstore per adapter in memory, 10,000 keys each, kept running
- * across the GET/PUT scenarios, with the framework floor per adapter when a scenario shows it;
- * and, when put-file runs, its file-store servers, started and filled at the same time so that
- * their start-up and preload overlap with the others'.
+ * The pool: the reference, the teaching store, kvstore per adapter in memory (and each
+ * --baseline build per adapter), 10,000 keys each, kept running across the GET/PUT scenarios,
+ * with the framework floor per adapter when a scenario shows it; and, when put-file runs, its
+ * file-store servers (the baselines' too), started and filled at the same time so that their
+ * start-up and preload overlap with the others'.
  */
 
 const { fmtMs } = require('../report');
 const { stopServer } = require('../servers');
 const {
+  baselineLabel,
   fill,
   kvLabel,
   settleWithLimit,
@@ -17,6 +19,7 @@ const {
   startFloor,
   startKv,
   startReference,
+  startTeaching,
   stopAll,
 } = require('./targets');
 
@@ -31,22 +34,32 @@ const FSYNC_POLICIES = ['always', 'everysec', 'no'];
 async function startPool(ctx, filePolicies, floorAdapters = []) {
   // All started at once, so their start-ups overlap. A file server that cannot start fails
   // put-file only, not every scenario that needs the pool.
-  const fileSpecs = ctx.adapters.flatMap((adapter) =>
-    filePolicies.map((fsync) => ({ adapter, fsync, key: fileKey(adapter, fsync) })),
+  const builds = [null, ...ctx.baselines];
+  const fileSpecs = builds.flatMap((build) =>
+    ctx.adapters.flatMap((adapter) =>
+      filePolicies.map((fsync) => ({ build, adapter, fsync, key: fileKey(adapter, fsync, build) })),
+    ),
   );
   const fileStarting = Promise.allSettled(
-    fileSpecs.map(({ adapter, fsync }) =>
+    fileSpecs.map(({ build, adapter, fsync }) =>
       startKv(
         ctx,
         adapter,
         { STORAGE: 'file', FSYNC: fsync },
-        { label: `${kvLabel(ctx, adapter)} file/${fsync}` },
+        {
+          label: `${build ? baselineLabel(build, adapter) : kvLabel(ctx, adapter)} file/${fsync}`,
+          build,
+        },
       ),
     ),
   );
   const memoryStarting = startAll([
     () => startReference(ctx),
+    () => startTeaching(ctx),
     ...ctx.adapters.map((adapter) => () => startKv(ctx, adapter)),
+    ...ctx.baselines.flatMap((build) =>
+      ctx.adapters.map((adapter) => () => startKv(ctx, adapter, {}, { build })),
+    ),
     ...floorAdapters.map((adapter) => () => startFloor(ctx, adapter)),
   ]);
   const [fileStarts, memory] = await Promise.all([
@@ -85,16 +98,24 @@ async function startPool(ctx, filePolicies, floorAdapters = []) {
     }
   });
   const kvCount = ctx.adapters.length;
+  const baselineCount = ctx.baselines.length * kvCount;
   return {
     reference: memory[0],
-    kv: memory.slice(1, 1 + kvCount),
-    floor: memory.slice(1 + kvCount),
+    teaching: memory[1],
+    kv: memory.slice(2, 2 + kvCount),
+    /** Per baseline build, its servers in ctx.adapters' order. */
+    baselines: ctx.baselines.map((build, b) => ({
+      build,
+      kv: memory.slice(2 + kvCount + b * kvCount, 2 + kvCount + (b + 1) * kvCount),
+    })),
+    floor: memory.slice(2 + kvCount + baselineCount),
     file,
     fileErrors,
     all: () => [...memory, ...file.values()],
   };
 }
 
-const fileKey = (adapter, fsync) => `${adapter || 'default'}/${fsync}`;
+const fileKey = (adapter, fsync, build = null) =>
+  `${build ? `${build.name} ` : ''}${adapter || 'default'}/${fsync}`;
 
 module.exports = { FSYNC_POLICIES, POOL_KEYS, fileKey, startPool };

@@ -19,13 +19,16 @@ const kvLabel = (ctx, adapter) => (adapter ? `${ctx.kvName}/${adapter}` : ctx.kv
 
 /**
  * kvstore on one adapter (null: the server's default), in memory unless `env` says otherwise.
- * @param {{label?: string, seedDir?: string, readyTimeoutMs?: number}} [extra]
+ * @param {{label?: string, seedDir?: string, readyTimeoutMs?: number, build?: object}} [extra]
+ *   build: one of ctx.baselines, an older build run instead of this checkout's (from its own
+ *   directory, so that it loads its own node_modules)
  */
 function startKv(ctx, adapter, env = {}, extra = {}) {
+  const { build } = extra;
   return startServer({
-    label: extra.label || kvLabel(ctx, adapter),
-    entry: ctx.kvstoreEntry,
-    cwd: ctx.root,
+    label: extra.label || (build ? baselineLabel(build, adapter) : kvLabel(ctx, adapter)),
+    entry: build ? build.entry : ctx.kvstoreEntry,
+    cwd: build ? build.dir : ctx.root,
     env: {
       LOG_LEVEL: ctx.opts.logLevel,
       STORAGE: 'memory',
@@ -45,6 +48,22 @@ function startReference(ctx, prefillKeys = 0) {
     cwd: ctx.root,
     env: prefillKeys > 0 ? { PREFILL_KEYS: String(prefillKeys) } : {},
     readyTimeoutMs: 60000,
+  });
+}
+
+/** A baseline build's rows: `kvstore@3242df3/fastify`. */
+const baselineLabel = (build, adapter) => (adapter ? `${build.name}/${adapter}` : build.name);
+
+/**
+ * The classic teaching store (teaching-store-server.js), with its log line per operation going
+ * to a pipe the harness drains.
+ */
+function startTeaching(ctx) {
+  return startServer({
+    label: 'teaching-store',
+    entry: ctx.teachingEntry,
+    cwd: ctx.root,
+    drainStdout: true,
   });
 }
 
@@ -123,6 +142,7 @@ async function missingKeys(server, keys) {
 
 module.exports = {
   FILE_DEFAULT_ENV,
+  baselineLabel,
   fill,
   isSelfTest,
   kvLabel,
@@ -132,5 +152,6 @@ module.exports = {
   startFloor,
   startKv,
   startReference,
+  startTeaching,
   stopAll,
 };

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { securityHeaders } from './security-headers';
+import { apiSecurityHeaders } from './security-headers';
 
 /** Thrown when an answer cannot be held for its client: the budget is spent. Answered 503. */
 export class BufferBudgetFullError extends Error {
@@ -24,6 +24,12 @@ const STALLED_AFTER_MS = 1000;
 const LARGE_RESERVATION_BYTES = 64 * 1024;
 /** How often progress is sampled and the budget is checked. */
 const SWEEP_INTERVAL_MS = 250;
+/**
+ * A reservation that does not fit samples every connection afresh, but at most this often: a
+ * burst of requests refused together (a thousand clients that never read, asking at once)
+ * shares one pass over the connections instead of making one each.
+ */
+const RESAMPLE_AFTER_MS = 10;
 
 interface Connection {
   readonly socket: Socket;
@@ -43,6 +49,8 @@ interface Connection {
 export interface AnswerHold {
   /** Adds bytes to the hold, or throws BufferBudgetFullError (and holds nothing more). */
   reserve(bytes: number): void;
+  /** Sets the hold to `bytes`: reserves what is missing (or throws, as reserve) or gives back the rest. */
+  resize(bytes: number): void;
   release(): void;
 }
 
@@ -66,6 +74,7 @@ export class BufferBudget {
   private reservedTotal = 0;
   /** Bytes buffered in sockets and Node's queues, as last sampled (summing costs a pass). */
   private bufferedTotal = 0;
+  private sampledAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly maxBytes: number,
@@ -111,10 +120,16 @@ export class BufferBudget {
   holdFor(socket: Socket): AnswerHold {
     const connection = this.track(socket);
     let held = 0;
+    const reserve = (bytes: number) => {
+      if (!this.tryReserve(connection, bytes)) throw new BufferBudgetFullError();
+      held += bytes;
+    };
     return {
-      reserve: (bytes) => {
-        if (!this.tryReserve(connection, bytes)) throw new BufferBudgetFullError();
-        held += bytes;
+      reserve,
+      resize: (bytes) => {
+        if (bytes > held) return reserve(bytes - held);
+        this.release(connection, held - bytes);
+        held = bytes;
       },
       release: () => {
         this.release(connection, held);
@@ -184,6 +199,7 @@ export class BufferBudget {
 
   private sampleProgress(): void {
     const now = this.now();
+    this.sampledAt = now;
     let bufferedTotal = 0;
     for (const connection of this.connections.values()) {
       bufferedTotal += buffered(connection);
@@ -198,13 +214,16 @@ export class BufferBudget {
 
   /** Cuts stalled connections, largest holders first, until `needed` more bytes fit. */
   private cutStalled(needed: number): void {
-    // A fresh sample: a connection that moved since the last sweep is not stalled.
-    this.sampleProgress();
+    // A fresh sample (of at most RESAMPLE_AFTER_MS ago): a connection that moved since the last
+    // sweep is not stalled.
+    if (this.now() - this.sampledAt >= RESAMPLE_AFTER_MS) this.sampleProgress();
     const stalledBefore = this.now() - STALLED_AFTER_MS;
-    const stalled = [...this.connections.values()]
-      .filter((c) => c.lastProgressAt <= stalledBefore && isWaitingOnClient(c))
-      .map((connection) => ({ connection, holds: connection.reserved + buffered(connection) }))
-      .sort((a, b) => b.holds - a.holds);
+    const stalled: Array<{ connection: Connection; holds: number }> = [];
+    for (const connection of this.connections.values()) {
+      if (connection.lastProgressAt > stalledBefore || !isWaitingOnClient(connection)) continue;
+      stalled.push({ connection, holds: connection.reserved + buffered(connection) });
+    }
+    stalled.sort((a, b) => b.holds - a.holds);
     let used = this.usedBytes();
     for (const { connection, holds } of stalled) {
       if (used + needed <= this.maxBytes) return;
@@ -252,7 +271,7 @@ function progressOf(socket: Socket): number {
 
 const BUSY_BODY = JSON.stringify({ error: BUSY_MESSAGE });
 // Refused below the platforms, before TRUST_PROXY could be read: the plain-HTTP set is the safe one.
-const BUSY_HEADERS = securityHeaders(false);
+const BUSY_HEADERS = apiSecurityHeaders(false);
 
 function refuse(response: ServerResponse): void {
   response.writeHead(503, {

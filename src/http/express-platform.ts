@@ -6,7 +6,7 @@ import { contentCodingOf, unsupportedContentEncoding } from './content-coding';
 import { ResponseObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
 import { protectedModeRefusal } from './protected-mode';
-import { requestCameOverTls, securityHeaders } from './security-headers';
+import { requestCameOverTls, securityHeadersFor } from './security-headers';
 import { answerClientError, createHttpServer } from './server-options';
 
 export function createExpressAdapter(config: AppConfig): ExpressAdapter {
@@ -35,15 +35,12 @@ export function configureExpress(
 ): void {
   // First, so that the time observed includes reading the body.
   if (observeResponse) app.use(observeResponses(observeResponse));
-  const plainHeaders = Object.entries(securityHeaders(false));
-  const tlsHeaders = Object.entries(securityHeaders(true));
   const { protectedMode, trustProxy } = config;
   // Before CORS and every route: a request refused here gets no CORS headers either.
   app.use((request: Request, response: Response, next: NextFunction) => {
     const overTls = trustProxy && requestCameOverTls(request.headers['x-forwarded-proto']);
-    for (const [name, value] of overTls ? tlsHeaders : plainHeaders) {
-      response.setHeader(name, value);
-    }
+    const headers = securityHeadersFor(request.url, overTls);
+    for (const name in headers) response.setHeader(name, headers[name]);
     if (protectedMode && refuseOutsideLoopback(request, response)) return;
     // The body parser would also decode br (and zstd on newer Node), which Fastify does not.
     // Checked only where there are body bytes to decode, as Fastify's parser only runs then.

@@ -9,7 +9,7 @@ import { orderPipelinedRequests } from './pipelined-requests';
 import { ResponseObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
 import { protectedModeRefusal } from './protected-mode';
-import { requestCameOverTls, securityHeaders } from './security-headers';
+import { apiSecurityHeaders, requestCameOverTls, securityHeadersFor } from './security-headers';
 import { answerClientError, createHttpServer } from './server-options';
 
 export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter {
@@ -25,13 +25,15 @@ export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter 
     // hook has run.
     frameworkErrors: (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
       const answer = toHttpError(error, bodyLimitsOf(config), request.url) ?? FALLBACK_ERROR;
-      void reply.headers(adapter.plainHeaders).status(answer.status).send(answer.body);
+      void reply.headers(FRAMEWORK_ERROR_HEADERS).status(answer.status).send(answer.body);
     },
   });
   return adapter;
 }
 
 const FALLBACK_ERROR = { status: 400, body: { error: 'Bad request' } };
+// Answered before TRUST_PROXY could be read: the plain-HTTP set is the safe one.
+const FRAMEWORK_ERROR_HEADERS = apiSecurityHeaders(false);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors FastifyAdapter's own signature
 type RouteArguments = any[];
@@ -44,8 +46,6 @@ type RouteArguments = any[];
  */
 class WildcardFastifyAdapter extends FastifyAdapter {
   readonly routeTemplates = new Map<string, string>();
-  readonly plainHeaders = securityHeaders(false);
-  readonly tlsHeaders = securityHeaders(true);
 
   override get(...args: RouteArguments) {
     return this.forEachPath(args, (route) => super.get(...route));
@@ -95,7 +95,7 @@ export function configureFastify(
   // and a request refused by protected mode gets no CORS headers.
   adapter.setOnRequestHook((request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const overTls = trustProxy && requestCameOverTls(request.headers['x-forwarded-proto']);
-    void reply.headers(overTls ? adapter.tlsHeaders : adapter.plainHeaders);
+    void reply.headers(securityHeadersFor(request.url, overTls));
     const refusal = protectedMode
       ? protectedModeRefusal(request.raw.socket.remoteAddress, request.headers.host, request.url)
       : undefined;

@@ -1,9 +1,51 @@
 import helmet from 'helmet';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { requestCameOverTls, securityHeaders } from './security-headers';
+import {
+  apiSecurityHeaders,
+  requestCameOverTls,
+  securityHeaders,
+  securityHeadersFor,
+} from './security-headers';
 
-describe('securityHeaders', () => {
+describe('apiSecurityHeaders', () => {
+  it('are, over plain HTTP, the set of OWASP’s REST Security Cheat Sheet', () => {
+    expect(apiSecurityHeaders(false)).toEqual({
+      'cache-control': 'no-store',
+      'content-security-policy': "frame-ancestors 'none'",
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+    });
+  });
+
+  it('add, over TLS, helmet’s Strict-Transport-Security', async () => {
+    const fromHelmet = await headersHelmetSets();
+    expect(apiSecurityHeaders(true)).toEqual({
+      ...apiSecurityHeaders(false),
+      'strict-transport-security': fromHelmet['strict-transport-security'],
+    });
+  });
+});
+
+describe('securityHeadersFor', () => {
+  it.each(['/docs', '/docs/', '/docs/swagger-ui.css', '/docs?x=1', '/docs-json'])(
+    'gives Swagger UI’s %s helmet’s full set',
+    (url) => {
+      expect(securityHeadersFor(url, false)).toEqual(securityHeaders(false));
+      expect(securityHeadersFor(url, true)).toEqual(securityHeaders(true));
+    },
+  );
+
+  it.each(['/key/docs', '/keys', '/docsx', '/', '/health', '/key/a?meta=true'])(
+    'gives %s the API set',
+    (url) => {
+      expect(securityHeadersFor(url, false)).toEqual(apiSecurityHeaders(false));
+      expect(securityHeadersFor(url, true)).toEqual(apiSecurityHeaders(true));
+    },
+  );
+});
+
+describe('securityHeaders (Swagger UI)', () => {
   it('are, over TLS, exactly the headers helmet sets on a real response', async () => {
     const fromHelmet = await headersHelmetSets();
     expect(securityHeaders(true)).toEqual(fromHelmet);
@@ -41,8 +83,11 @@ describe('securityHeaders', () => {
     expect(requestCameOverTls(header)).toBe(overTls);
   });
 
-  it('cannot be changed by a caller', () => {
-    const headers = securityHeaders(false) as Record<string, string>;
+  it.each([
+    ['helmet’s', securityHeaders(false)],
+    ['the API’s', apiSecurityHeaders(false)],
+  ])('%s set cannot be changed by a caller', (_name, set) => {
+    const headers = set as Record<string, string>;
     expect(() => {
       headers['x-frame-options'] = 'ALLOWALL';
     }).toThrow(TypeError);

@@ -84,6 +84,16 @@ export interface ListQuery {
   readonly cursor?: string;
 }
 
+/** The unpaged listing's keys, slice by slice. */
+export interface KeyListingSlices extends AsyncIterable<string[]> {
+  /**
+   * Without a pattern, at most how many characters the keys take in the listing's body, JSON
+   * escapes aside (`"key",` each): known before any key is looked at. Undefined with a pattern,
+   * whose matches are only known once they are looked for.
+   */
+  readonly keyCharsBound: number | undefined;
+}
+
 export interface KeyListing {
   /** Live keys (or matches of the pattern); absent on a page of a pattern listing. */
   readonly totalKeys?: number;
@@ -271,9 +281,18 @@ export class KvService {
    * of the event loop between them, so that other requests are served while a big listing is
    * assembled. The listing is that of a cursor iteration: every key present throughout appears
    * once, keys created after it began do not. Errors (a malformed pattern) come with the first
-   * slice.
+   * slice. Without a pattern, the bound on its keys' bytes is known before the first slice.
    */
-  async *listAllKeys(pattern?: string): AsyncGenerator<string[]> {
+  listAllKeys(pattern?: string): KeyListingSlices {
+    const sizes = pattern === undefined ? this.storage.storedKeySizes() : undefined;
+    return {
+      // `"key",` per key: its UTF-8 bytes (at least its UTF-16 length), quotes and comma.
+      keyCharsBound: sizes && sizes.bytes + 3 * sizes.count,
+      [Symbol.asyncIterator]: () => this.listingSlices(pattern),
+    };
+  }
+
+  private async *listingSlices(pattern?: string): AsyncGenerator<string[]> {
     const compiled = pattern === undefined ? undefined : compilePattern(pattern);
     const work = scanWork(compiled, SLICE_KEYS);
     let from: ScanPosition | undefined;

@@ -10,6 +10,7 @@ import {
   StorageStats,
   StorageFullError,
   StoredEntry,
+  StoredKeySizes,
   Transaction,
   TxnCompare,
   TxnOpResult,
@@ -40,6 +41,8 @@ export class KeyTable {
   private keysWithExpiry = 0;
   private expiredTotal = 0;
   private dataBytes = 0;
+  /** UTF-8 bytes of the stored keys (expired ones not swept included). */
+  private keyBytes = 0;
   /** planWrite's measure of the put it planned last, so apply need not measure it again. */
   private planned: { readonly change: Change; readonly size: number } | undefined;
 
@@ -237,6 +240,11 @@ export class KeyTable {
     return { usedBytes: this.dataBytes, maxBytes: this.maxDataBytes };
   }
 
+  /** Stored keys and their UTF-8 bytes, expired ones not swept yet included; O(1). */
+  storedKeySizes(): StoredKeySizes {
+    return { count: this.entries.size, bytes: this.keyBytes };
+  }
+
   /** Used by recovery: the store has moved on to `revision` even if no change is left to show it. */
   advanceRevision(revision: number): void {
     if (revision > this.revision) this.revision = revision;
@@ -327,6 +335,7 @@ export class KeyTable {
     this.planned = undefined;
     const size = planned?.change === change ? planned.size : entrySize(change.key, change.value);
     this.dataBytes += size - (previous?.size ?? 0);
+    if (previous === undefined) this.keyBytes += Buffer.byteLength(change.key);
     const entry: StoredEntry = {
       key: change.key,
       value: change.value,
@@ -360,6 +369,7 @@ export class KeyTable {
     if (entry === undefined) return false;
     this.entries.delete(key);
     this.dataBytes -= entry.size;
+    this.keyBytes -= Buffer.byteLength(key);
     this.order.remove(entry.createRevision);
     if (entry.expiresAt !== null) this.keysWithExpiry--;
     return true;

@@ -327,6 +327,16 @@ export function describeStorageContract(
         expect(used()).toBe(sizeOf('ключ', 'значение €') + sizeOf('b', [1, 2, 3]));
       });
 
+      it('counts the stored keys and their UTF-8 bytes, through overwrites and deletes', async () => {
+        expect(repo.storedKeySizes()).toEqual({ count: 0, bytes: 0 });
+        await put('ключ', 1);
+        await put('b', 1);
+        await put('b', 'longer value');
+        expect(repo.storedKeySizes()).toEqual({ count: 2, bytes: Buffer.byteLength('ключ') + 1 });
+        await repo.write({ op: 'delete', key: 'ключ' });
+        expect(repo.storedKeySizes()).toEqual({ count: 1, bytes: 1 });
+      });
+
       it('follows overwrites larger and smaller, keeps it on a TTL change, and frees it on delete', async () => {
         await put('a', 'x'.repeat(10));
         await put('b', 1);

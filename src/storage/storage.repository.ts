@@ -164,6 +164,12 @@ export interface StorageHealth {
   readonly reason?: string;
 }
 
+export interface StoredKeySizes {
+  readonly count: number;
+  /** The sum of the keys' UTF-8 lengths. */
+  readonly bytes: number;
+}
+
 /** How much of the data limit (MAX_DATA_BYTES) the stored keys take. */
 export interface DataUsage {
   /** The sum of every stored entry's size, expired ones not swept yet included. */
@@ -220,6 +226,11 @@ export interface StorageRepository {
 
   /** The data held against the data limit; O(1). */
   dataUsage(): DataUsage;
+  /**
+   * The stored keys and their UTF-8 bytes (expired ones not swept yet included), in O(1): a
+   * bound on what listing every key sends, known before the listing is made.
+   */
+  storedKeySizes(): StoredKeySizes;
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   StorageRepository,
   StorageStats,
   StoredEntry,
+  StoredKeySizes,
   Transaction,
   TxnOutcome,
   WriteCommand,
@@ -58,5 +59,9 @@ export abstract class TableBackedRepository implements StorageRepository {
 
   dataUsage(): DataUsage {
     return this.table.dataUsage();
+  }
+
+  storedKeySizes(): StoredKeySizes {
+    return this.table.storedKeySizes();
   }
 }
