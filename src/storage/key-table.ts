@@ -7,7 +7,9 @@ import {
   DataUsage,
   ScanPage,
   ScanRequest,
+  SnapshotEntry,
   StorageStats,
+  StoreSnapshot,
   StorageFullError,
   StoredEntry,
   Transaction,
@@ -235,6 +237,18 @@ export class KeyTable {
 
   dataUsage(): DataUsage {
     return { usedBytes: this.dataBytes, maxBytes: this.maxDataBytes };
+  }
+
+  /** Loads an entry of a full copy of another store (see StorageRepository.replaceAll). */
+  load(entry: SnapshotEntry): void {
+    const { key, value, expiresAt, createRevision, modRevision, version } = entry;
+    this.apply({ op: 'put', revision: modRevision, key, value, expiresAt, createRevision, version });
+  }
+
+  /** The stored entries as they are now, in insertion order. */
+  snapshot(): StoreSnapshot {
+    const entries = Array.from(this.storedEntries());
+    return { revision: this.revision, keys: entries.length, entries: () => entries };
   }
 
   /** Used by recovery: the store has moved on to `revision` even if no change is left to show it. */

@@ -8,6 +8,8 @@ import {
   StorageHealth,
   StorageRepository,
   StorageStats,
+  StoreReplacement,
+  StoreSnapshot,
   StoredEntry,
   Transaction,
   TxnOutcome,
@@ -21,11 +23,15 @@ import {
  * how writes become durable (or not) before they reach the table.
  */
 export abstract class TableBackedRepository implements StorageRepository {
-  protected readonly table: KeyTable;
+  /** Replaced whole when a full copy of another store is loaded (replaceAll). */
+  protected table: KeyTable;
 
   /** @param maxDataBytes the data limit (MAX_DATA_BYTES); none when omitted */
-  protected constructor(clock: Clock, maxDataBytes?: number) {
-    this.table = new KeyTable(clock, maxDataBytes);
+  protected constructor(
+    private readonly tableClock: Clock,
+    private readonly maxDataBytes?: number,
+  ) {
+    this.table = this.newTable();
   }
 
   abstract open(): Promise<void>;
@@ -34,6 +40,9 @@ export abstract class TableBackedRepository implements StorageRepository {
   abstract transact(transaction: Transaction): Promise<TxnOutcome>;
   abstract applyChanges(changes: readonly Change[]): Promise<void>;
   abstract expireDue(limit: number): Promise<Change[]>;
+  abstract replaceAll(revision: number): Promise<StoreReplacement>;
+  abstract replicationState(): string | undefined;
+  abstract saveReplicationState(state: string): Promise<void>;
   abstract health(): StorageHealth;
 
   async get(key: string): Promise<StoredEntry | undefined> {
@@ -58,5 +67,14 @@ export abstract class TableBackedRepository implements StorageRepository {
 
   dataUsage(): DataUsage {
     return this.table.dataUsage();
+  }
+
+  snapshot(): StoreSnapshot {
+    return this.table.snapshot();
+  }
+
+  /** An empty table under the same clock and limit, for loading a full copy into. */
+  protected newTable(): KeyTable {
+    return new KeyTable(this.tableClock, this.maxDataBytes);
   }
 }
