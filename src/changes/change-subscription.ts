@@ -75,6 +75,11 @@ export class ChangeSubscription implements AsyncIterableIterator<Change> {
     this.end('closed');
   }
 
+  /** Ends the subscription as one that fell behind: next() rejects with the resume point. */
+  cutOff(): void {
+    this.end(new SubscriberOverflowError(this.cursor));
+  }
+
   /**
    * Called by the ChangeStream for every change it publishes, after appending it to the
    * history; `evicted` are the changes the history dropped to make room, oldest first.
