@@ -95,9 +95,49 @@ export async function streamFeed(
   }
 }
 
-async function writeSnapshot(snapshot: StoreSnapshot, out: ChunkedWriter, gone: AbortSignal) {
+/**
+ * Writes a snapshot alone (GET /replication/snapshot: a consistent copy of any node's data, in
+ * the stream's format), at the pace the client reads it.
+ */
+export async function streamSnapshot(
+  snapshot: StoreSnapshot,
+  historyId: string | null,
+  sink: FeedSink,
+): Promise<void> {
+  const gone = new AbortController();
+  const onClose = () => gone.abort();
+  sink.once('close', onClose);
+  const out = new ChunkedWriter(sink, gone.signal, {
+    sent: () => undefined,
+    reached: () => undefined,
+  });
+  try {
+    await writeSnapshot(snapshot, out, gone.signal, historyId);
+  } finally {
+    sink.removeListener('close', onClose);
+    const rest = out.close();
+    if (!gone.signal.aborted && !sink.destroyed) {
+      if (rest !== '') sink.write(rest);
+      sink.end();
+    }
+  }
+}
+
+async function writeSnapshot(
+  snapshot: StoreSnapshot,
+  out: ChunkedWriter,
+  gone: AbortSignal,
+  historyId?: string | null,
+) {
   const { revision, keys } = snapshot;
-  out.add(encodeMessage({ type: 'snapshot', revision, keys }));
+  out.add(
+    encodeMessage({
+      type: 'snapshot',
+      revision,
+      keys,
+      ...(historyId !== undefined && { historyId }),
+    }),
+  );
   for (const entry of snapshot.entries()) {
     out.add(entryLine(entry));
     await out.drained();

@@ -35,6 +35,8 @@ export interface SnapshotMessage {
   /** The snapshot is the leader's data at this revision; units follow from revision + 1. */
   readonly revision: number;
   readonly keys: number;
+  /** Only in GET /replication/snapshot, which has no hello: the history the data belongs to. */
+  readonly historyId?: string | null;
 }
 
 /** One snapshot entry; `value` is the canonical JSON text. */

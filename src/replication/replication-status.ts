@@ -1,4 +1,4 @@
-import { StorageRepository } from '../storage/storage.repository';
+import { StorageRepository, StoreSnapshot } from '../storage/storage.repository';
 import { ReplicationFollower } from './replication-follower.service';
 import { ReplicationIdentity } from './replication-identity';
 import { ReplicationLeader } from './replication-leader.service';
@@ -55,6 +55,11 @@ export class ReplicationStatus {
       })),
       ...leader!.counters,
     };
+  }
+
+  /** The node's data now, for GET /replication/snapshot. */
+  snapshot(): StoreSnapshot {
+    return this.storage.snapshot();
   }
 
   /** Why a follower is not ready for reads; undefined on a ready follower and on a leader. */

@@ -3,6 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { MetricsRoute, Public } from '../auth/public.decorator';
 import { takeOverResponse } from '../http/raw-response';
 import { InvalidArgumentError } from '../kv/kv.errors';
+import { streamSnapshot } from './leader-feed';
 import { ReadOnlyFollowerError } from './read-only-follower.error';
 import { ReplicationAccessGuard } from './replication-access.guard';
 import { NDJSON, STREAM_PATH } from './replication-protocol';
@@ -30,6 +31,21 @@ export class ReplicationController {
   @MetricsRoute()
   describe(): Record<string, unknown> {
     return this.status.describe();
+  }
+
+  /** This node's data as one consistent snapshot, NDJSON: for backups, checks and tests. */
+  @Get('snapshot')
+  @Public()
+  @UseGuards(ReplicationAccessGuard)
+  snapshot(@Res() reply: object): void {
+    const snapshot = this.status.snapshot();
+    const response = takeOverResponse(reply);
+    if (response.destroyed) return;
+    response.writeHead(200, STREAM_HEADERS);
+    streamSnapshot(snapshot, this.status.identity.historyId, response).catch((error: unknown) => {
+      this.logger.error({ msg: 'A snapshot stream failed', err: error });
+      response.destroy();
+    });
   }
 
   /** A follower's stream: hello, a snapshot when needed, then every commit unit, as NDJSON. */
