@@ -9,6 +9,7 @@ import { encodeMessage, entryLine, HEARTBEAT_MS, HelloMessage } from './replicat
 export interface FeedSink extends EventEmitter {
   write(chunk: string): boolean;
   end(): void;
+  destroy(): void;
   readonly writableNeedDrain: boolean;
   readonly destroyed: boolean;
 }
@@ -31,6 +32,9 @@ export interface FeedSource {
   readonly leaderRevision: () => number;
 }
 
+/** Why a feed ended: the follower left, the leader shut down, or the follower fell too far behind. */
+export type FeedEnd = 'gone' | 'ended' | 'cut-off';
+
 /** Text is written in chunks of about this size, so a slow follower holds little in buffers. */
 const CHUNK_CHARS = 64 * 1024;
 
@@ -45,7 +49,7 @@ export async function streamFeed(
   source: FeedSource,
   sink: FeedSink,
   progress: FeedProgress,
-): Promise<void> {
+): Promise<FeedEnd> {
   const gone = new AbortController();
   const onClose = () => {
     gone.abort();
@@ -53,9 +57,16 @@ export async function streamFeed(
   };
   sink.once('close', onClose);
   const out = new ChunkedWriter(sink, gone.signal, progress);
+  let cutOff = false;
   const heartbeat = setInterval(() => {
     if (!sink.writableNeedDrain) {
       out.add(encodeMessage({ type: 'heartbeat', revision: source.leaderRevision() }));
+    } else if (source.subscription.overflowed) {
+      // Past its bound with its socket still full (a frozen follower): no cut-off message can
+      // reach it, so the connection is dropped; it resumes from what it applied.
+      cutOff = true;
+      onClose();
+      sink.destroy();
     }
   }, HEARTBEAT_MS);
   try {
@@ -63,9 +74,9 @@ export async function streamFeed(
     if (source.snapshot) await writeSnapshot(source.snapshot, out, gone.signal);
     for (;;) {
       await out.drained();
-      if (gone.signal.aborted) return;
+      if (gone.signal.aborted) return cutOff ? 'cut-off' : 'gone';
       const next = await source.subscription.next();
-      if (next.done) break;
+      if (next.done) return 'ended';
       const unit = source.unitOf(next.value.revision);
       const changes = unit
         ? [next.value, ...source.subscription.takeThrough(unit.lastRevision)]
@@ -74,7 +85,7 @@ export async function streamFeed(
       progress.reached(lastOf(changes).revision);
     }
   } catch (error) {
-    if (gone.signal.aborted) return;
+    if (gone.signal.aborted) return cutOff ? 'cut-off' : 'gone';
     if (!(error instanceof SubscriberOverflowError)) throw error;
     out.add(
       encodeMessage({
@@ -83,6 +94,7 @@ export async function streamFeed(
         reason: 'the follower fell further behind than REPLICATION_BUFFER_BYTES allows',
       }),
     );
+    return 'cut-off';
   } finally {
     clearInterval(heartbeat);
     sink.removeListener('close', onClose);

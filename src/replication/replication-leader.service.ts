@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ChangeStream } from '../changes/change-stream';
 import { StorageRepository } from '../storage/storage.repository';
-import { FeedSink, FeedSource, streamFeed } from './leader-feed';
+import { FeedEnd, FeedSink, FeedSource, streamFeed } from './leader-feed';
 import { ReplicationIdentity } from './replication-identity';
 import { PROTOCOL_VERSION } from './replication-protocol';
 
@@ -116,8 +116,9 @@ export class ReplicationLeader {
           : `from revision ${request.revision! + 1}`),
     );
     const sentBefore = record.bytesSent;
+    let end: FeedEnd | 'failed' = 'failed';
     try {
-      await streamFeed(source, sink, {
+      end = await streamFeed(source, sink, {
         sent: (chars) => {
           record.bytesSent += chars;
           this.bytes += chars;
@@ -129,8 +130,14 @@ export class ReplicationLeader {
     } finally {
       record.connected = false;
       record.lastSeen = Date.now();
+      const why = {
+        gone: 'disconnected',
+        ended: 'disconnected (shutting down)',
+        'cut-off': `cut off (more than ${this.bufferBytes} bytes behind, REPLICATION_BUFFER_BYTES) and disconnected`,
+        failed: 'disconnected (the stream failed)',
+      }[end];
       this.logger.log(
-        `Follower ${record.id} disconnected after ${Math.round((Date.now() - started) / 1000)} s, ` +
+        `Follower ${record.id} ${why} after ${Math.round((Date.now() - started) / 1000)} s, ` +
           `${record.bytesSent - sentBefore} bytes sent, at revision ${record.sentRevision}`,
       );
     }
