@@ -59,9 +59,10 @@ export async function streamFeed(
   const out = new ChunkedWriter(sink, gone.signal, progress);
   let cutOff = false;
   const heartbeat = setInterval(() => {
-    if (!sink.writableNeedDrain) {
-      out.add(encodeMessage({ type: 'heartbeat', revision: source.leaderRevision() }));
-    } else if (source.subscription.overflowed) {
+    // Also behind data still queued: the follower reads it in order, and learns how far the
+    // leader had got when it was sent.
+    out.add(encodeMessage({ type: 'heartbeat', revision: source.leaderRevision() }));
+    if (sink.writableNeedDrain && source.subscription.overflowed) {
       // Past its bound with its socket still full (a frozen follower): no cut-off message can
       // reach it, so the connection is dropped; it resumes from what it applied.
       cutOff = true;
