@@ -16,8 +16,8 @@ export interface FeedSink extends EventEmitter {
 
 /** What the feed reports as it goes, for the follower's entry in /replication and metrics. */
 export interface FeedProgress {
-  /** Bytes (UTF-16 code units, close to bytes for this ASCII-heavy text) written so far. */
-  sent(chars: number): void;
+  /** Bytes handed to the socket. */
+  sent(bytes: number): void;
   /** The last revision written to the follower. */
   reached(revision: number): void;
 }
@@ -192,7 +192,7 @@ class ChunkedWriter {
     this.scheduled = undefined;
     const rest = this.text;
     this.text = '';
-    if (rest !== '') this.progress.sent(rest.length);
+    if (rest !== '') this.progress.sent(Buffer.byteLength(rest));
     return rest;
   }
 
@@ -202,7 +202,7 @@ class ChunkedWriter {
     if (this.text === '' || this.backedUp !== undefined || this.gone.aborted) return;
     const text = this.text;
     this.text = '';
-    this.progress.sent(text.length);
+    this.progress.sent(Buffer.byteLength(text));
     if (this.sink.write(text)) return;
     this.backedUp = once(this.sink, 'drain', { signal: this.gone }).then(
       () => {

@@ -119,9 +119,9 @@ export class ReplicationLeader {
     let end: FeedEnd | 'failed' = 'failed';
     try {
       end = await streamFeed(source, sink, {
-        sent: (chars) => {
-          record.bytesSent += chars;
-          this.bytes += chars;
+        sent: (bytes) => {
+          record.bytesSent += bytes;
+          this.bytes += bytes;
         },
         reached: (revision) => {
           record.sentRevision = revision;
