@@ -10,6 +10,7 @@ import { HealthModule } from './health/health.module';
 import { KeysModule } from './keys/keys.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { ReplicationModule } from './replication/replication.module';
 import { TxnModule } from './txn/txn.module';
 import { WatchModule } from './watch/watch.module';
 
@@ -23,6 +24,7 @@ export class AppModule {
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
         LoggingModule,
         ClockModule,
+        ReplicationModule.forRoot(config),
         KeysModule,
         TxnModule,
         ExpiryModule,

@@ -16,6 +16,7 @@ const { metricsCostScenario } = require('./metrics-cost');
 const { FSYNC_POLICIES, startPool } = require('./pool');
 const { putFileScenario } = require('./put-file');
 const { putKeysScenario } = require('./put-keys');
+const { replicationScenario } = require('./replication');
 const { startupScenario } = require('./startup');
 const { txnScenario } = require('./txn');
 
@@ -97,6 +98,13 @@ const SCENARIOS = [
     pool: false,
     about: 'GET p99 while --keys keys (file store) expire at one instant',
     run: expiryScenario,
+  },
+  {
+    name: 'replication',
+    quick: false,
+    pool: false,
+    about: 'PUT c50 on a leader with 2 followers vs none; follower lag under 10 s of PUT c50',
+    run: replicationScenario,
   },
   {
     name: 'compaction',

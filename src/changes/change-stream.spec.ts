@@ -47,6 +47,20 @@ async function drain(subscription: ChangeSubscription): Promise<number[]> {
 }
 
 describe('ChangeStream', () => {
+  it('starts over at a revision after a full copy: subscribers are cut off, history is empty', async () => {
+    const changes = stream();
+    publishRange(changes, 1, 3);
+    const subscription = changes.subscribe({ fromRevision: 1 });
+    expect(await drain(subscription)).toEqual([1, 2, 3]);
+    changes.restartAt(50);
+    await expect(subscription.next()).rejects.toEqual(new SubscriberOverflowError(4));
+    expect(() => changes.subscribe({ fromRevision: 4 })).toThrow(RevisionCompactedError);
+    const after = changes.subscribe({ fromRevision: 51 });
+    publishRange(changes, 51, 52);
+    expect(await drain(after)).toEqual([51, 52]);
+    expect(changes.lastRevision).toBe(52);
+  });
+
   it('starts a subscription without fromRevision at the next change', async () => {
     const changes = stream();
     publishRange(changes, 1, 3);

@@ -41,20 +41,19 @@ const EVERY_KEY = () => true;
  * changes made since can be replayed.
  */
 export class ChangeStream implements BeforeApplicationShutdown {
-  private readonly history: ChangeHistory;
+  private history: ChangeHistory;
+  private readonly limits: { readonly maxChanges: number; readonly maxBytes: number };
   private readonly subscriptions = new Set<ChangeSubscription>();
   /** Changes that arrived ahead of an earlier revision, by their first revision. */
   private readonly early = new Map<number, readonly Change[]>();
   private readonly queue: QueueLimits;
-  private readonly units = new CommitUnits();
+  private units = new CommitUnits();
   private readonly publishedListeners: Array<() => void> = [];
   private closed = false;
 
   constructor(options: ChangeStreamOptions) {
-    this.history = new ChangeHistory(
-      { maxChanges: options.historySize, maxBytes: options.historyBytes },
-      options.startRevision,
-    );
+    this.limits = { maxChanges: options.historySize, maxBytes: options.historyBytes };
+    this.history = new ChangeHistory(this.limits, options.startRevision);
     this.queue = { maxQueued: options.maxQueued, maxQueuedBytes: options.maxQueuedBytes };
   }
 
@@ -151,6 +150,21 @@ export class ChangeStream implements BeforeApplicationShutdown {
     if (this.closed) subscription.close();
     else this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  /**
+   * Starts the feed over at `revision`, with an empty history: the store's data was replaced
+   * by a full copy (a replication follower's full resync), so the changes before it are not the
+   * ones that led to it. Every subscription is cut off as a slow one is, with the revision it
+   * had reached; resuming from there finds the history compacted (410), as after a restart.
+   */
+  restartAt(revision: number): void {
+    for (const subscription of this.subscriptions) subscription.cutOff();
+    this.early.clear();
+    this.units = new CommitUnits();
+    this.history = new ChangeHistory(this.limits, revision);
+    // The store's revision moved with the copy: reads waiting for one may answer now.
+    for (const listener of this.publishedListeners) listener();
   }
 
   /** Ends every subscription, so that open /watch streams finish before the server closes. */

@@ -75,6 +75,16 @@ export class ChangeSubscription implements AsyncIterableIterator<Change> {
     this.end('closed');
   }
 
+  /** Whether it was cut off for falling behind (next() rejects with the resume point). */
+  get overflowed(): boolean {
+    return this.ended instanceof SubscriberOverflowError;
+  }
+
+  /** Ends the subscription as one that fell behind: next() rejects with the resume point. */
+  cutOff(): void {
+    this.end(new SubscriberOverflowError(this.cursor));
+  }
+
   /**
    * Called by the ChangeStream for every change it publishes, after appending it to the
    * history; `evicted` are the changes the history dropped to make room, oldest first.

@@ -91,6 +91,22 @@ describe('parseConfig', () => {
     [{ AUTH_TOKEN: 'a', AUTH_TOKEN_FILE: '/x' }, 'set AUTH_TOKEN or AUTH_TOKEN_FILE, not both'],
     [{ AUTH_TOKEN_FILE: '/nonexistent/token' }, 'AUTH_TOKEN_FILE cannot be read'],
     [{ MAX_BUFFERED_BYTES: '1k' }, 'MAX_BUFFERED_BYTES must be an integer'],
+    [{ REPLICA_OF: 'leader:4000' }, 'REPLICA_OF must be an http:// or https:// URL'],
+    [{ REPLICA_OF: 'ftp://leader' }, 'REPLICA_OF must be an http:// or https:// URL'],
+    [{ ADVERTISE_URL: 'http://a:b@node:4000' }, 'ADVERTISE_URL must be an http:// or https://'],
+    [{ REPLICATION_TOKEN: 'has space' }, 'REPLICATION_TOKEN must be a non-empty token'],
+    [
+      { REPLICATION_TOKEN: 'a', REPLICATION_TOKEN_FILE: '/x' },
+      'set REPLICATION_TOKEN or REPLICATION_TOKEN_FILE, not both',
+    ],
+    [{ REPLICATION_TOKEN_FILE: '/nonexistent/t' }, 'REPLICATION_TOKEN_FILE cannot be read'],
+    [{ REPLICA_MAX_LAG_S: '0' }, 'REPLICA_MAX_LAG_S must be an integer from 1'],
+    [{ REPLICATION_HISTORY: '10' }, 'REPLICATION_HISTORY must be an integer from 1024'],
+    [{ REPLICATION_BUFFER_BYTES: 'x' }, 'REPLICATION_BUFFER_BYTES must be an integer'],
+    [
+      { REPLICATION_HISTORY: '4096', WATCH_HISTORY_BYTES: '8192' },
+      'REPLICATION_HISTORY and WATCH_HISTORY_BYTES both bound',
+    ],
     [
       { MAX_BUFFERED_BYTES: '2097152', MAX_VALUE_BYTES: '2097152' },
       'MAX_BUFFERED_BYTES (2097152) must be larger than MAX_VALUE_BYTES (2097152)',
@@ -118,6 +134,34 @@ describe('parseConfig', () => {
         /REPLICA_READ_WAIT_MS must be/,
       );
     }
+  });
+
+  it('reads the replication settings', () => {
+    expect(parseConfig({})).toMatchObject({
+      replicaOf: null,
+      advertiseUrl: null,
+      replicationToken: null,
+      replicaMaxLagS: 10,
+      replicationBufferBytes: 64 * 1024 * 1024,
+      watchHistory: 10_000,
+    });
+    const config = parseConfig({
+      REPLICA_OF: 'http://leader:4000/',
+      ADVERTISE_URL: 'https://kv.example.com',
+      REPLICATION_TOKEN: 'repl',
+      REPLICA_MAX_LAG_S: '3',
+      REPLICATION_HISTORY: String(100 * 1024 * 1024),
+    });
+    expect(config).toMatchObject({
+      replicaOf: 'http://leader:4000',
+      advertiseUrl: 'https://kv.example.com',
+      replicationToken: 'repl',
+      replicaMaxLagS: 3,
+      watchHistoryBytes: 100 * 1024 * 1024,
+      // The history's count follows its bytes: a change takes at least 100 of them.
+      watchHistory: 1_048_576,
+    });
+    expect(parseConfig({ REPLICATION_HISTORY: '4096', WATCH_HISTORY: '7' }).watchHistory).toBe(7);
   });
 
   it('names every bad variable at once', () => {

@@ -7,6 +7,11 @@ const MAX_TXN_BYTES_LIMIT = 512 * 1024 * 1024;
 /** The default MAX_TXN_BYTES: room for a few values of the largest size, with their keys. */
 const TXN_BYTES_PER_VALUE_BYTES = 4;
 
+const DEFAULT_WATCH_HISTORY = 10_000;
+const MAX_WATCH_HISTORY = 10_000_000;
+/** What one change costs the history at least (src/changes/change-size.ts). */
+const CHANGE_OVERHEAD = 100;
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const integer = <F extends number | undefined>(
@@ -62,6 +67,36 @@ const text = (fallback: string) =>
     .optional()
     .transform((raw) => (raw === undefined || raw.trim() === '' ? fallback : raw.trim()));
 
+/** An http(s) URL without a trailing slash, or null when unset. */
+const url = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((raw, context): string | null => {
+      if (raw === undefined || raw.trim() === '') return null;
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(raw.trim());
+      } catch {
+        parsed = undefined;
+      }
+      if (
+        parsed === undefined ||
+        !['http:', 'https:'].includes(parsed.protocol) ||
+        parsed.search !== '' ||
+        parsed.hash !== '' ||
+        parsed.username !== '' ||
+        parsed.password !== ''
+      ) {
+        context.addIssue({
+          code: 'custom',
+          message: `${name} must be an http:// or https:// URL such as http://leader:4000, without query or credentials (got "${raw}")`,
+        });
+        return z.NEVER;
+      }
+      return parsed.href.replace(/\/+$/, '');
+    });
+
 const environmentSchema = z.object({
   PORT: integer('PORT', 0, 65535, 4000),
   HOST: text('0.0.0.0'),
@@ -96,11 +131,23 @@ const environmentSchema = z.object({
   TRUST_PROXY: flag('TRUST_PROXY', false),
   HEADERS_TIMEOUT_MS: integer('HEADERS_TIMEOUT_MS', 1000, 600_000, 10_000),
   REQUEST_TIMEOUT_MS: integer('REQUEST_TIMEOUT_MS', 1000, 3_600_000, 30_000),
-  WATCH_HISTORY: integer('WATCH_HISTORY', 1, 10_000_000, 10_000),
+  WATCH_HISTORY: integer('WATCH_HISTORY', 1, MAX_WATCH_HISTORY, undefined),
   WATCH_QUEUE: integer('WATCH_QUEUE', 1, 1_000_000, 1000),
   WATCH_HISTORY_BYTES: bytes('WATCH_HISTORY_BYTES'),
   WATCH_QUEUE_BYTES: integer('WATCH_QUEUE_BYTES', 1024, Number.MAX_SAFE_INTEGER, 16 * 1024 * 1024),
   MAX_DATA_BYTES: bytes('MAX_DATA_BYTES'),
+  REPLICA_OF: url('REPLICA_OF'),
+  ADVERTISE_URL: url('ADVERTISE_URL'),
+  REPLICATION_TOKEN: z.string().optional(),
+  REPLICATION_TOKEN_FILE: z.string().optional(),
+  REPLICA_MAX_LAG_S: integer('REPLICA_MAX_LAG_S', 1, 86_400, 10),
+  REPLICATION_HISTORY: bytes('REPLICATION_HISTORY'),
+  REPLICATION_BUFFER_BYTES: integer(
+    'REPLICATION_BUFFER_BYTES',
+    1024,
+    Number.MAX_SAFE_INTEGER,
+    64 * 1024 * 1024,
+  ),
 });
 
 /** Every setting kvstore reads, parsed and checked. Nothing else reads process.env. */
@@ -152,6 +199,16 @@ export interface AppConfig {
   readonly watchQueueBytes: number;
   /** Keys, values and per-key overhead the store holds at most; growth beyond is refused. */
   readonly maxDataBytes: number;
+  /** The leader this node follows (REPLICA_OF), or null: the node is a leader. */
+  readonly replicaOf: string | null;
+  /** The URL clients should use for this node, or null. */
+  readonly advertiseUrl: string | null;
+  /** The token of the replication endpoints, or null: they take AUTH_TOKEN's rule. */
+  readonly replicationToken: string | null;
+  /** A follower is ready while its lag stays within this many seconds. */
+  readonly replicaMaxLagS: number;
+  /** Bytes of changes a follower may be behind on the leader before it is cut off. */
+  readonly replicationBufferBytes: number;
   /** The V8 heap limit the defaults of the byte limits are derived from. */
   readonly heapLimitBytes: number;
 }
@@ -189,7 +246,25 @@ export function parseConfig(
         `than MAX_VALUE_BYTES (${env.MAX_VALUE_BYTES})`,
     );
   }
-  const authToken = readAuthToken(env.AUTH_TOKEN, env.AUTH_TOKEN_FILE);
+  const authToken = readToken('AUTH_TOKEN', env.AUTH_TOKEN, env.AUTH_TOKEN_FILE);
+  const replicationToken = readToken(
+    'REPLICATION_TOKEN',
+    env.REPLICATION_TOKEN,
+    env.REPLICATION_TOKEN_FILE,
+  );
+  // One history serves /watch and replication; REPLICATION_HISTORY is its newer name.
+  if (
+    env.REPLICATION_HISTORY !== undefined &&
+    env.WATCH_HISTORY_BYTES !== undefined &&
+    env.REPLICATION_HISTORY !== env.WATCH_HISTORY_BYTES
+  ) {
+    throw new ConfigError(
+      'Invalid configuration: REPLICATION_HISTORY and WATCH_HISTORY_BYTES both bound the one ' +
+        'change history; set one of them',
+    );
+  }
+  const historyBytes =
+    env.REPLICATION_HISTORY ?? env.WATCH_HISTORY_BYTES ?? Math.floor(heapLimitBytes / 16);
   return {
     port: env.PORT,
     host: env.HOST,
@@ -219,19 +294,36 @@ export function parseConfig(
     trustProxy: env.TRUST_PROXY,
     headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
-    watchHistory: env.WATCH_HISTORY,
+    // Sized by REPLICATION_HISTORY, the history counts changes only as far as its bytes reach.
+    watchHistory:
+      env.WATCH_HISTORY ??
+      (env.REPLICATION_HISTORY === undefined
+        ? DEFAULT_WATCH_HISTORY
+        : Math.min(
+            MAX_WATCH_HISTORY,
+            Math.max(DEFAULT_WATCH_HISTORY, Math.floor(env.REPLICATION_HISTORY / CHANGE_OVERHEAD)),
+          )),
     watchQueue: env.WATCH_QUEUE,
-    watchHistoryBytes: env.WATCH_HISTORY_BYTES ?? Math.floor(heapLimitBytes / 16),
+    watchHistoryBytes: historyBytes,
     watchQueueBytes: env.WATCH_QUEUE_BYTES,
     maxDataBytes: env.MAX_DATA_BYTES ?? Math.floor(heapLimitBytes / 4),
+    replicaOf: env.REPLICA_OF,
+    advertiseUrl: env.ADVERTISE_URL,
+    replicationToken,
+    replicaMaxLagS: env.REPLICA_MAX_LAG_S,
+    replicationBufferBytes: env.REPLICATION_BUFFER_BYTES,
     heapLimitBytes,
   };
 }
 
-/** AUTH_TOKEN, or the contents of AUTH_TOKEN_FILE (a Docker or Kubernetes secret). */
-function readAuthToken(token: string | undefined, file: string | undefined): string | null {
+/** NAME, or the contents of NAME_FILE (a Docker or Kubernetes secret). */
+function readToken(
+  variable: 'AUTH_TOKEN' | 'REPLICATION_TOKEN',
+  token: string | undefined,
+  file: string | undefined,
+): string | null {
   if (token !== undefined && file !== undefined) {
-    throw new ConfigError('Invalid configuration: set AUTH_TOKEN or AUTH_TOKEN_FILE, not both');
+    throw new ConfigError(`Invalid configuration: set ${variable} or ${variable}_FILE, not both`);
   }
   let value = token;
   if (file !== undefined) {
@@ -239,12 +331,12 @@ function readAuthToken(token: string | undefined, file: string | undefined): str
       value = readFileSync(file, 'utf8').trim();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      throw new ConfigError(`Invalid configuration: AUTH_TOKEN_FILE cannot be read (${reason})`);
+      throw new ConfigError(`Invalid configuration: ${variable}_FILE cannot be read (${reason})`);
     }
   }
   if (value === undefined) return null;
   if (!/^[\x21-\x7e]+$/.test(value)) {
-    const name = file === undefined ? 'AUTH_TOKEN' : 'AUTH_TOKEN_FILE';
+    const name = file === undefined ? variable : `${variable}_FILE`;
     throw new ConfigError(
       `Invalid configuration: ${name} must be a non-empty token of printable ASCII without spaces`,
     );

@@ -18,6 +18,8 @@ export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationS
   private readonly logger = new Logger(ExpiryService.name);
   private readonly sweeper: ExpirySweeper;
   private readonly intervalMs: number;
+  /** A follower never expires keys itself: it hides them and waits for the leader's expiry. */
+  private readonly follower: boolean;
 
   constructor(
     kv: KvService,
@@ -26,9 +28,11 @@ export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationS
   ) {
     this.sweeper = new ExpirySweeper(kv);
     this.intervalMs = config.get('sweepIntervalMs', { infer: true });
+    this.follower = config.get('replicaOf', { infer: true }) !== null;
   }
 
   onApplicationBootstrap(): void {
+    if (this.follower) return;
     const timer = setInterval(() => {
       this.sweeper.sweep().catch((error: unknown) => {
         // A failed sweep (storage unavailable) leaves the keys hidden; the next tick retries.
@@ -40,6 +44,7 @@ export class ExpiryService implements OnApplicationBootstrap, BeforeApplicationS
 
   /** Stops before storage closes, letting a sweep under way finish its current slice. */
   async beforeApplicationShutdown(): Promise<void> {
+    if (this.follower) return;
     this.scheduler.deleteInterval(SWEEP_JOB);
     await this.sweeper.stop();
   }

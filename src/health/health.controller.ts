@@ -7,6 +7,7 @@ import {
 } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
 import { KvService } from '../kv/kv.service';
+import { ReplicationStatus } from '../replication/replication-status';
 
 /** Liveness and readiness for orchestrators; open even when AUTH_TOKEN is set. */
 @Public()
@@ -16,6 +17,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly kv: KvService,
+    private readonly replication: ReplicationStatus,
   ) {}
 
   /** The process answers: restart it if this fails. */
@@ -34,6 +36,15 @@ export class HealthController {
   @HealthCheck()
   readiness(): Promise<HealthCheckResult> {
     return this.health.check([
+      // A follower serves reads once it holds the leader's data and keeps up with it.
+      () => {
+        const replication = this.indicators.check('replication');
+        if (this.replication.follower === undefined) return replication.up({ role: 'leader' });
+        const reason = this.replication.notReadyReason();
+        return reason === undefined
+          ? replication.up({ role: 'follower' })
+          : replication.down({ role: 'follower', reason });
+      },
       () => {
         const storage = this.indicators.check('storage');
         const state = this.kv.storageHealth();

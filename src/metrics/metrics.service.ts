@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { KvService, KvStats } from '../kv/kv.service';
+import { registerReplicationMetrics } from '../replication/replication-metrics';
+import { ReplicationStatus } from '../replication/replication-status';
 import { StorageTelemetry } from '../storage/storage-telemetry';
 
 /** HTTP latency buckets in seconds: a key-value request is expected in well under 10 ms. */
@@ -27,6 +29,7 @@ export class MetricsService {
   constructor(
     private readonly kv: KvService,
     storage: StorageTelemetry,
+    @Optional() replication?: ReplicationStatus,
   ) {
     collectDefaultMetrics({ register: this.registry });
     const stats = () => this.statsForScrape();
@@ -78,6 +81,7 @@ export class MetricsService {
       },
     });
     this.registerStorageMetrics(storage);
+    if (replication) registerReplicationMetrics(this.registry, replication);
     this.registerMemoryMetrics();
   }
 

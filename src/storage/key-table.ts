@@ -7,7 +7,9 @@ import {
   DataUsage,
   ScanPage,
   ScanRequest,
+  SnapshotEntry,
   StorageStats,
+  StoreSnapshot,
   StorageFullError,
   StoredEntry,
   StoredKeySizes,
@@ -243,6 +245,26 @@ export class KeyTable {
   /** Stored keys and their UTF-8 bytes, expired ones not swept yet included; O(1). */
   storedKeySizes(): StoredKeySizes {
     return { count: this.entries.size, bytes: this.keyBytes };
+  }
+
+  /** Loads an entry of a full copy of another store (see StorageRepository.replaceAll). */
+  load(entry: SnapshotEntry): void {
+    const { key, value, expiresAt, createRevision, modRevision, version } = entry;
+    this.apply({
+      op: 'put',
+      revision: modRevision,
+      key,
+      value,
+      expiresAt,
+      createRevision,
+      version,
+    });
+  }
+
+  /** The stored entries as they are now, in insertion order. */
+  snapshot(): StoreSnapshot {
+    const entries = Array.from(this.storedEntries());
+    return { revision: this.revision, keys: entries.length, entries: () => entries };
   }
 
   /** Used by recovery: the store has moved on to `revision` even if no change is left to show it. */

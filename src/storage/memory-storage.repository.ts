@@ -1,7 +1,9 @@
 import { Clock } from '../clock/clock';
+import { KeyTable } from './key-table';
 import {
   Change,
   StorageHealth,
+  StoreReplacement,
   Transaction,
   TxnOutcome,
   WriteCommand,
@@ -12,6 +14,8 @@ import { TableBackedRepository } from './table-backed.repository';
 
 /** Keys in process memory only: fast, and gone when the process ends. */
 export class MemoryStorageRepository extends TableBackedRepository {
+  private state: string | undefined;
+
   constructor(clock: Clock, options: { readonly maxDataBytes?: number } = {}) {
     super(clock, options.maxDataBytes);
   }
@@ -47,6 +51,31 @@ export class MemoryStorageRepository extends TableBackedRepository {
     const changes = this.table.takeDueExpiries(limit);
     for (const change of changes) this.table.apply(change);
     return changes;
+  }
+
+  async replaceAll(revision: number): Promise<StoreReplacement> {
+    let loading: KeyTable | undefined = this.newTable();
+    return {
+      add: async (entry) => loading?.load(entry),
+      commit: async (state) => {
+        if (!loading) throw new Error('The replacement was already committed or aborted');
+        loading.advanceRevision(revision);
+        this.table = loading;
+        this.state = state;
+        loading = undefined;
+      },
+      abort: async () => {
+        loading = undefined;
+      },
+    };
+  }
+
+  replicationState(): string | undefined {
+    return this.state;
+  }
+
+  async saveReplicationState(state: string): Promise<void> {
+    this.state = state;
   }
 
   health(): StorageHealth {

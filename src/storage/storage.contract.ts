@@ -1,6 +1,7 @@
 import { FakeClock } from '../clock/fake-clock';
 import { ENTRY_OVERHEAD_BYTES } from './data-size';
 import { StorageFullError, StorageRepository } from './storage.repository';
+import { describeReplacementContract } from './replacement.contract';
 import { describeTransactionContract } from './transaction.contract';
 
 /** What a harness configures on the repositories it opens. */
@@ -451,6 +452,12 @@ export function describeStorageContract(
     });
 
     describeTransactionContract(() => ({
+      repo,
+      clock,
+      restart: harness.reopen && (async () => (repo = await harness.reopen!())),
+    }));
+
+    describeReplacementContract(() => ({
       repo,
       clock,
       restart: harness.reopen && (async () => (repo = await harness.reopen!())),

@@ -177,6 +177,38 @@ export interface DataUsage {
   readonly maxBytes: number;
 }
 
+/** A key as a full copy of a store carries it: a StoredEntry without its derived size. */
+export type SnapshotEntry = Omit<StoredEntry, 'size'>;
+
+/**
+ * The store as it was at one revision, for streaming it elsewhere (a replication snapshot).
+ * Entries are immutable, so holding them costs one reference each, and later writes do not
+ * change what it yields. Expired keys not swept yet are included: the expiry that removes them
+ * is a change still to come.
+ */
+export interface StoreSnapshot {
+  readonly revision: number;
+  readonly keys: number;
+  /** Stored entries in insertion order. */
+  entries(): Iterable<StoredEntry>;
+}
+
+/**
+ * A full copy of another store being loaded beside this one's data (see `replaceAll`). Reads
+ * keep answering from the old data until `commit`; no write may be made meanwhile.
+ */
+export interface StoreReplacement {
+  /** Loads one entry of the copy, in the copy's insertion order. */
+  add(entry: SnapshotEntry): Promise<void>;
+  /**
+   * Makes the copy the store's data, durably for a durable store, along with `state` (what
+   * `replicationState` answers afterwards).
+   */
+  commit(state: string): Promise<void>;
+  /** Drops what was loaded; the old data stays as it was. */
+  abort(): Promise<void>;
+}
+
 export interface StorageRepository {
   /** Opens the store (recovering durable state); called once before any other method. */
   open(): Promise<void>;
@@ -206,6 +238,24 @@ export interface StorageRepository {
    * store's, consecutively, else it throws and changes nothing.
    */
   applyChanges(changes: readonly Change[]): Promise<void>;
+
+  /** The store as it is now, synchronously: later writes do not change it. */
+  snapshot(): StoreSnapshot;
+
+  /**
+   * Starts loading a full copy of another store, at `revision`, beside this one's data: what a
+   * replication follower does when the leader's history no longer holds its position.
+   */
+  replaceAll(revision: number): Promise<StoreReplacement>;
+
+  /**
+   * What the replication module recorded with the data (an opaque text: history id, role), or
+   * undefined if nothing was. A durable store keeps it across restarts.
+   */
+  replicationState(): string | undefined;
+
+  /** Records `state` with the data (durably for a durable store) before resolving. */
+  saveReplicationState(state: string): Promise<void>;
 
   /** Removes up to `limit` keys whose expiry has passed, each as an 'expire' change. */
   expireDue(limit: number): Promise<Change[]>;

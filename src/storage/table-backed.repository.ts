@@ -8,6 +8,8 @@ import {
   StorageHealth,
   StorageRepository,
   StorageStats,
+  StoreReplacement,
+  StoreSnapshot,
   StoredEntry,
   StoredKeySizes,
   Transaction,
@@ -22,11 +24,15 @@ import {
  * how writes become durable (or not) before they reach the table.
  */
 export abstract class TableBackedRepository implements StorageRepository {
-  protected readonly table: KeyTable;
+  /** Replaced whole when a full copy of another store is loaded (replaceAll). */
+  protected table: KeyTable;
 
   /** @param maxDataBytes the data limit (MAX_DATA_BYTES); none when omitted */
-  protected constructor(clock: Clock, maxDataBytes?: number) {
-    this.table = new KeyTable(clock, maxDataBytes);
+  protected constructor(
+    private readonly tableClock: Clock,
+    private readonly maxDataBytes?: number,
+  ) {
+    this.table = this.newTable();
   }
 
   abstract open(): Promise<void>;
@@ -35,6 +41,9 @@ export abstract class TableBackedRepository implements StorageRepository {
   abstract transact(transaction: Transaction): Promise<TxnOutcome>;
   abstract applyChanges(changes: readonly Change[]): Promise<void>;
   abstract expireDue(limit: number): Promise<Change[]>;
+  abstract replaceAll(revision: number): Promise<StoreReplacement>;
+  abstract replicationState(): string | undefined;
+  abstract saveReplicationState(state: string): Promise<void>;
   abstract health(): StorageHealth;
 
   async get(key: string): Promise<StoredEntry | undefined> {
@@ -63,5 +72,14 @@ export abstract class TableBackedRepository implements StorageRepository {
 
   storedKeySizes(): StoredKeySizes {
     return this.table.storedKeySizes();
+  }
+
+  snapshot(): StoreSnapshot {
+    return this.table.snapshot();
+  }
+
+  /** An empty table under the same clock and limit, for loading a full copy into. */
+  protected newTable(): KeyTable {
+    return new KeyTable(this.tableClock, this.maxDataBytes);
   }
 }

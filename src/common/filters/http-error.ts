@@ -1,6 +1,7 @@
 import { HttpException, ServiceUnavailableException } from '@nestjs/common';
 import { AuthenticationError } from '../../auth/authentication.error';
 import { BufferBudgetFullError } from '../../http/buffer-budget';
+import { ReadOnlyFollowerError } from '../../replication/read-only-follower.error';
 import { RequestValidationError } from '../pipes/request-validation.error';
 import { InvalidQueryError } from '../query/invalid-query.error';
 import {
@@ -97,6 +98,13 @@ export function toHttpError(
   }
   if (exception instanceof BufferBudgetFullError) {
     return { status: 503, body: { error: exception.message }, headers: { 'Retry-After': '1' } };
+  }
+  if (exception instanceof ReadOnlyFollowerError) {
+    return {
+      status: 307,
+      body: { error: exception.message, leader: exception.leader },
+      headers: { Location: exception.location },
+    };
   }
   if (exception instanceof AuthenticationError) {
     return {

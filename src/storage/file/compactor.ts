@@ -79,6 +79,11 @@ export class Compactor {
     await this.running?.catch(() => undefined);
   }
 
+  /** Lets compaction start again after `close` (a full copy that was not loaded after all). */
+  resume(): void {
+    this.closing = false;
+  }
+
   private async compact(): Promise<void> {
     const { ops, dir, table, writer, logger } = this.context;
     // Let the write that triggered compaction resolve first.

@@ -6,6 +6,7 @@ import {
   Change,
   StorageHealth,
   StorageUnavailableError,
+  StoreReplacement,
   Transaction,
   TxnOutcome,
   WriteCommand,
@@ -16,11 +17,13 @@ import { TableBackedRepository } from '../table-backed.repository';
 import { Compactor } from './compactor';
 import { DataDirLock, lockDataDir } from './data-dir-lock';
 import { RescueRefusedError, refuseDataFiles, writeRescueSnapshot } from './data-dir-rescue';
-import { logFileName } from './data-files';
+import { listDataFiles, logFileName, snapshotFileName } from './data-files';
 import { FileOps, nodeFileOps } from './file-ops';
 import { FileStorageOptions, StorageLogger } from './file-storage-options';
 import { LogSegment, LogWriter } from './log-writer';
 import { RecoveredStore, recoverStore } from './recover-store';
+import { readReplicationState, writeReplicationState } from './replication-state-file';
+import { SnapshotWriter } from './snapshot-file';
 import { DataDirError, DataDirLockedError, describeIoError } from './storage-errors';
 
 /**
@@ -54,6 +57,8 @@ export class FileStorageRepository extends TableBackedRepository {
   private detached: Detachment | undefined;
   private rescuing: Promise<void> | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
+  /** What replicationState() answers, as read from DATA_DIR at open or last saved. */
+  private state: string | undefined;
   /** The sequence number of the last log segment this process wrote. */
   private lastSeq = 0;
 
@@ -87,6 +92,7 @@ export class FileStorageRepository extends TableBackedRepository {
         logger,
         now: this.clock.now(),
       });
+      this.state = readReplicationState(ops, dataDir);
       const last = recovered.logs[recovered.logs.length - 1];
       const path = join(dataDir, logFileName(last.seq));
       const writer = this.startWriting(
@@ -173,6 +179,90 @@ export class FileStorageRepository extends TableBackedRepository {
     this.compactor!.maybeStart();
     if (this.options.fsync === 'always') await writer.sync();
     return changes;
+  }
+
+  /**
+   * Writes the copy as `snapshot-N.tmp` (N the next log sequence) while reads use the old data;
+   * `commit` creates the empty `log-N`, renames the snapshot into place (from then on a restart
+   * finds the copy), switches the table and the log, records `state`, and deletes the old files.
+   * A crash before the rename leaves the old data as it was (recovery removes the temporary).
+   * Compaction is paused meanwhile, since it would take the sequence number N.
+   */
+  async replaceAll(revision: number): Promise<StoreReplacement> {
+    const writer = this.writableLog();
+    const compactor = this.compactor!;
+    await compactor.close();
+    const { ops, dataDir } = this;
+    const seq = writer.current.seq + 1;
+    let snapshot: SnapshotWriter;
+    try {
+      snapshot = new SnapshotWriter(ops, dataDir, seq, revision);
+    } catch (error) {
+      compactor.resume();
+      throw error;
+    }
+    const table = this.newTable();
+    let finished = false;
+    const finish = () => {
+      if (finished) throw new Error('The replacement was already committed or aborted');
+      finished = true;
+    };
+    return {
+      add: async (entry) => {
+        table.load(entry);
+        if (snapshot.add(entry)) await snapshot.flush();
+      },
+      commit: async (state) => {
+        finish();
+        const path = join(dataDir, logFileName(seq));
+        let fd: number | undefined;
+        try {
+          await snapshot.seal();
+          fd = ops.open(path, 'wx');
+          // The log exists before the snapshot becomes visible: recovery needs both.
+          await ops.syncDir(dataDir);
+          await snapshot.publish();
+        } catch (error) {
+          await snapshot.abandon();
+          if (fd !== undefined) {
+            ops.close(fd);
+            await ops.unlink(path).catch(() => undefined);
+          }
+          compactor.resume();
+          throw error;
+        }
+        table.advanceRevision(revision);
+        this.table = table;
+        const previous = this.writer!;
+        this.startWriting(
+          { seq, path, fd, size: 0, synced: 0 },
+          {
+            snapshot: { seq, bytes: snapshot.bytes },
+            logs: [{ seq, size: 0 }],
+            snapshotCut: false,
+            replayedRecords: 0,
+          },
+        );
+        await previous.close().catch(() => undefined);
+        await this.saveReplicationState(state);
+        await this.removeFilesBefore(seq);
+      },
+      abort: async () => {
+        if (finished) return;
+        finished = true;
+        await snapshot.abandon();
+        compactor.resume();
+      },
+    };
+  }
+
+  replicationState(): string | undefined {
+    return this.state;
+  }
+
+  async saveReplicationState(state: string): Promise<void> {
+    await writeReplicationState(this.ops, this.dataDir, state);
+    this.state = state;
   }
 
   /** Bytes of log written since the last snapshot: what compaction would replace. */
@@ -332,6 +422,20 @@ export class FileStorageRepository extends TableBackedRepository {
         );
       }
       detached.rescueFailure = failure;
+    }
+  }
+
+  /** Deletes what a loaded copy replaced; anything left behind is deleted at the next start. */
+  private async removeFilesBefore(seq: number): Promise<void> {
+    const files = listDataFiles(this.ops, this.dataDir);
+    const names = [
+      ...files.logs.filter((at) => at < seq).map(logFileName),
+      ...files.snapshots.filter((at) => at < seq).map(snapshotFileName),
+    ];
+    for (const name of names) {
+      await this.ops.unlink(join(this.dataDir, name)).catch((error: unknown) => {
+        this.logger.warn(`Could not delete ${name}: ${describeIoError(error)}`);
+      });
     }
   }
 

@@ -1,5 +1,5 @@
 import { join } from 'path';
-import { Change, StoredEntry } from '../storage.repository';
+import { Change, SnapshotEntry } from '../storage.repository';
 import { FileOps } from './file-ops';
 import { snapshotFileName, temporarySnapshotName } from './data-files';
 import {
@@ -51,7 +51,7 @@ export class SnapshotWriter {
   }
 
   /** Buffers one entry; returns true when the caller should `flush`, which lets requests run. */
-  add(entry: StoredEntry): boolean {
+  add(entry: SnapshotEntry): boolean {
     this.encoder.change({
       op: 'put',
       revision: entry.modRevision,
