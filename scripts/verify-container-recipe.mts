@@ -533,7 +533,30 @@ function sandbox(work: string) {
   if (root) fs.chownSync(dataDir, IMAGE_UID, IMAGE_UID);
   else fs.chmodSync(readOnly, 0o555);
   const user: User = root ? { uid: IMAGE_UID, gid: IMAGE_UID } : {};
-  return { dataDir, readOnly, user };
+  return {
+    dataDir,
+    readOnly,
+    user,
+    nodeDir: root ? nodeForImageUser(work) : dirname(process.execPath),
+  };
+}
+
+/**
+ * The image's uid may not reach this checkout's Node (a clone under a 0700 folder, as mktemp
+ * makes), and PATH would then fall back to the system's older one: it gets a link (or copy) of
+ * this Node in a folder of the replay's own, as the image has its Node in /usr/local/bin.
+ */
+function nodeForImageUser(work: string): string {
+  const dir = join(work, 'node-bin');
+  fs.mkdirSync(dir);
+  const target = join(dir, 'node');
+  try {
+    fs.linkSync(process.execPath, target);
+  } catch {
+    fs.copyFileSync(process.execPath, target);
+  }
+  fs.chmodSync(target, 0o755);
+  return dir;
 }
 
 async function startServer(
@@ -606,7 +629,7 @@ function healthcheck(
 async function replayRuns(stages: Stage[], compose: Compose, work: string) {
   const image = stages.at(-1)!;
   const runtime = join(work, `stage-${image.name}`);
-  const { dataDir, readOnly, user } = sandbox(work);
+  const { dataDir, readOnly, user, nodeDir } = sandbox(work);
   const graceMs = durationMs(String(compose.service.stop_grace_period));
   const tmpfs = [compose.service.tmpfs ?? []].flat().map((t) => String(t).split(':')[0]);
   if (tmpfs.some((t) => t !== '/tmp')) fail('a tmpfs other than /tmp is not replayed');
@@ -626,7 +649,7 @@ async function replayRuns(stages: Stage[], compose: Compose, work: string) {
     if (user.uid !== undefined) fs.chownSync(data, IMAGE_UID, IMAGE_UID);
     const secret = env.AUTH_TOKEN;
     const serverEnv = {
-      PATH: `${dirname(process.execPath)}:/usr/local/bin:/usr/bin:/bin`,
+      PATH: `${nodeDir}:/usr/local/bin:/usr/bin:/bin`,
       HOME: readOnly,
       // Nothing else is writable: a write to os.tmpdir() fails unless compose mounts a tmpfs.
       TMPDIR: tmpfs.includes('/tmp') ? tmp : readOnly,
@@ -642,6 +665,10 @@ async function replayRuns(stages: Stage[], compose: Compose, work: string) {
     say(
       `  ${server.startLine.slice(server.startLine.indexOf('kvstore listening'), server.startLine.indexOf('; endpoints'))}`,
     );
+    if (!server.startLine.includes(`node: ${process.version}`))
+      fail(
+        `the server does not run on this checkout's Node ${process.version}: ${server.startLine}`,
+      );
     if (!server.startLine.includes(`storage: ${env.STORAGE}`))
       fail(`the server does not say storage: ${env.STORAGE}`);
     const port = new URL(server.url).port;
