@@ -1,18 +1,17 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BrowserContext, chromium, Page } from 'playwright-core';
+import { chromiumExecutable } from './support/chromium-binary';
 import { http } from './support/http-client';
 import { HTTP_ADAPTERS, startTestApp, TestApp } from './support/test-app';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** A name that is not localhost: the browser's view of a server in a container or on a LAN. */
 const HOST_NAME = 'kvstore.test';
 
 /**
- * A person's view of the API: Swagger UI in a real headless Chromium (Debian's package;
- * .ci/run installs it), storing and reading a value through "Try it out", on both platforms.
+ * A person's view of the API: Swagger UI in a real headless Chromium (the one the npm package
+ * @sparticuz/chromium ships), storing and reading a value through "Try it out", on both platforms.
  *
  * The page is loaded through a host name other than localhost (Chromium maps it to 127.0.0.1),
  * over plain HTTP, as for a server in a container: there a CSP `upgrade-insecure-requests`
@@ -24,19 +23,18 @@ describe('Swagger UI in a real browser', () => {
   let profile: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (CI does)`);
-    }
     profile = mkdtempSync(join(tmpdir(), 'kv-chromium-'));
     // A fresh profile per run; the machine has no internet, so nothing may phone home.
     browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
+      executablePath: await chromiumExecutable(),
       headless: true,
       args: [
         '--no-sandbox',
         '--disable-gpu',
+        '--disable-quic',
         '--disable-background-networking',
         '--disable-component-update',
+        '--disable-sync',
         '--no-first-run',
         `--host-resolver-rules=MAP ${HOST_NAME} 127.0.0.1`,
       ],
