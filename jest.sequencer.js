@@ -12,6 +12,8 @@ const SLOWEST_FIRST = [
   'test/process.e2e-spec.ts',
   'test/durability.e2e-spec.ts',
   'test/data-dir.e2e-spec.ts',
+  'test/replication-leader-restart.e2e-spec.ts',
+  'test/replication-resync.e2e-spec.ts',
   'src/storage/file/power-loss.spec.ts',
   'test/backpressure.e2e-spec.ts',
   'test/watch-load.e2e-spec.ts',
