@@ -1,17 +1,21 @@
 /**
- * Replays the container recipe (Dockerfile + docker-compose.yml) outside a container: no Docker
- * engine runs in CI or on the development machines. Both files are parsed with libraries
- * (dockerfile-ast, yaml; .dockerignore with @balena/dockerignore), so their layout is free.
+ * Replays the container recipe (Dockerfile, docker-compose.yml and docker-compose.replication.yml)
+ * outside a container: no Docker engine runs in CI or on the development machines. The files are
+ * parsed with libraries (dockerfile-ast, yaml; .dockerignore with @balena/dockerignore), so their
+ * layout is free.
  *
  *   node scripts/verify-container-recipe.mts [--static] [--dockerfile=PATH] [--compose=PATH]
  *
- * 1. Checks what the image and the service promise (docs/OPERATIONS.md, "Containers").
+ * 1. Checks what the image and every service promise (docs/OPERATIONS.md, "Containers").
  * 2. Makes the build context: the repository's files less .dockerignore.
  * 3. Replays each stage in a temp dir standing for its WORKDIR: its COPY lines, and the RUN
  *    commands it knows (npm ci, npm run build); container-only ones are named, others fail.
  * 4. Starts CMD twice on one data dir, as `docker run` would (the image's ENV), then twice as
  *    compose would (its environment too), as a user who can write to DATA_DIR only.
- * --static stops after step 1. Ends with "container recipe OK", or exits 1 saying why.
+ * 5. Starts the replication example's nodes together, as compose would, and checks that a write
+ *    on the leader reaches both followers and that they send writers to the leader.
+ * --compose=PATH checks that one file instead of both. --static stops after step 1. Ends with
+ * "container recipe OK", or exits 1 saying why.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -34,7 +38,9 @@ const ROOT = resolve(dirname(process.argv[1]), '..');
 const option = (name: string) =>
   process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
 const DOCKERFILE = resolve(option('dockerfile') ?? join(ROOT, 'Dockerfile'));
-const COMPOSE_FILE = resolve(option('compose') ?? join(ROOT, 'docker-compose.yml'));
+const COMPOSE_FILES = option('compose')
+  ? [resolve(option('compose')!)]
+  : ['docker-compose.yml', 'docker-compose.replication.yml'].map((file) => join(ROOT, file));
 /** The image's `node` user; the replay runs the server as this uid when it runs as root. */
 const IMAGE_UID = 1000;
 const started = Date.now();
@@ -209,28 +215,31 @@ interface Service {
   healthcheck?: { test?: string[] | string; disable?: boolean };
 }
 
-/** The one service that builds this Dockerfile, interpolated as `docker compose up` would. */
+/**
+ * The services of a compose file that build this Dockerfile, interpolated as `docker compose up`
+ * would, with YAML merge keys (`<<: *anchor`) resolved as compose resolves them.
+ */
 function readCompose(file: string, env: NodeJS.ProcessEnv) {
-  const doc = interpolate(parseYaml(fs.readFileSync(file, 'utf8')), env) as {
+  const doc = interpolate(parseYaml(fs.readFileSync(file, 'utf8'), { merge: true }), env) as {
     services?: Record<string, Service>;
     volumes?: Record<string, unknown>;
   };
   const built = Object.entries(doc.services ?? {}).filter(([, service]) => service.build);
-  if (built.length !== 1)
-    fail(`docker-compose.yml: expected one service with build:, found ${built.length}`);
-  const [name, service] = built[0];
-  const raw = service.environment ?? {};
-  const environment: Record<string, string> = Array.isArray(raw)
-    ? Object.fromEntries(
-        raw.map((entry) => [entry.split('=')[0], entry.split('=').slice(1).join('=')]),
-      )
-    : Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === null ? '' : String(v)]));
-  return { name, service, environment, namedVolumes: Object.keys(doc.volumes ?? {}) };
+  if (built.length === 0) fail(`${relative(ROOT, file)}: no service with build:`);
+  return built.map(([name, service]) => {
+    const raw = service.environment ?? {};
+    const environment: Record<string, string> = Array.isArray(raw)
+      ? Object.fromEntries(
+          raw.map((entry) => [entry.split('=')[0], entry.split('=').slice(1).join('=')]),
+        )
+      : Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v === null ? '' : String(v)]));
+    return { file, name, service, environment, namedVolumes: Object.keys(doc.volumes ?? {}) };
+  });
 }
 
-type Compose = ReturnType<typeof readCompose>;
+type Compose = ReturnType<typeof readCompose>[number];
 
-/** Step 1: what the image and the service promise (docs/OPERATIONS.md), on the parsed files. */
+/** Step 1: what the image and a service promise (docs/OPERATIONS.md), on the parsed files. */
 function checkRecipe(stages: Stage[], compose: Compose, withoutToken: () => unknown): void {
   const image = stages.at(-1)!;
   const { service: svc, environment: env } = compose;
@@ -279,7 +288,7 @@ function checkRecipe(stages: Stage[], compose: Compose, withoutToken: () => unkn
       'the service builds this Dockerfile',
       option('dockerfile') ||
         option('compose') ||
-        resolve(dirname(COMPOSE_FILE), context, dockerfile) === DOCKERFILE,
+        resolve(dirname(compose.file), context, dockerfile) === DOCKERFILE,
     ],
     ['the service uses STORAGE=file', (env.STORAGE ?? image.env.STORAGE) === 'file'],
     [
@@ -312,7 +321,12 @@ function checkRecipe(stages: Stage[], compose: Compose, withoutToken: () => unkn
       env.AUTH_TOKEN && !startsWithoutToken,
     ],
   ];
-  const broken = promises.filter(([, kept]) => !kept).map(([promise]) => `not so: ${promise}`);
+  const where = `${compose.name} in ${relative(ROOT, compose.file)}`;
+  const broken = promises
+    .filter(([, kept]) => !kept)
+    .map(
+      ([promise]) => `not so: ${promise}${promise.startsWith('the service') ? ` (${where})` : ''}`,
+    );
   if (broken.length > 0) fail(broken.join('\n'));
 }
 
@@ -506,8 +520,8 @@ async function replayStages(stages: Stage[], work: string): Promise<void> {
     fail(`dev or optional packages in the runtime stage: ${leaked.map(([p]) => p).join(', ')}`);
 }
 
-/** The server running now, if any: killed if the replay stops half-way. */
-let running: ChildProcess | undefined;
+/** The servers running now: killed if the replay stops half-way. */
+const running = new Set<ChildProcess>();
 
 interface Server {
   child: ChildProcess;
@@ -530,12 +544,17 @@ function sandbox(work: string) {
   fs.mkdirSync(dataDir);
   fs.mkdirSync(readOnly);
   fs.chmodSync(work, 0o755);
-  if (root) fs.chownSync(dataDir, IMAGE_UID, IMAGE_UID);
-  else fs.chmodSync(readOnly, 0o555);
+  const tmp = join(work, 'tmpfs');
+  fs.mkdirSync(tmp);
+  if (root) {
+    fs.chownSync(dataDir, IMAGE_UID, IMAGE_UID);
+    fs.chownSync(tmp, IMAGE_UID, IMAGE_UID);
+  } else fs.chmodSync(readOnly, 0o555);
   const user: User = root ? { uid: IMAGE_UID, gid: IMAGE_UID } : {};
   return {
     dataDir,
     readOnly,
+    tmp,
     user,
     nodeDir: root ? nodeForImageUser(work) : dirname(process.execPath),
   };
@@ -571,7 +590,7 @@ async function startServer(
     stdio: ['ignore', 'pipe', 'pipe'],
     ...user,
   });
-  running = child;
+  running.add(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk));
@@ -598,14 +617,20 @@ async function stopServer(server: Server, graceMs: number): Promise<void> {
   clearTimeout(timer);
   if (code !== 0)
     fail(`on SIGTERM the server exited with ${String(code)}:\n${server.log().slice(-2000)}`);
-  running = undefined;
+  running.delete(server.child);
 }
 
 async function request(url: string, method = 'GET', body?: string, token?: string) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch(url, { method, body, headers, signal: AbortSignal.timeout(5000) });
-  return { status: response.status, text: await response.text() };
+  const response = await fetch(url, {
+    method,
+    body,
+    headers,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(5000),
+  });
+  return { status: response.status, headers: response.headers, text: await response.text() };
 }
 
 function healthcheck(
@@ -625,17 +650,46 @@ function healthcheck(
   return new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
 }
 
+type Sandbox = ReturnType<typeof sandbox>;
+
+/** The environment CMD runs with: the image's, the service's, on loopback, in the sandbox. */
+function serverEnvironment(
+  compose: Compose | undefined,
+  env: Record<string, string>,
+  data: string,
+  box: Sandbox,
+): Record<string, string> {
+  const tmpfs = [compose?.service.tmpfs ?? []].flat().map((t) => String(t).split(':')[0]);
+  if (tmpfs.some((t) => t !== '/tmp')) fail('a tmpfs other than /tmp is not replayed');
+  fs.mkdirSync(data);
+  if (box.user.uid !== undefined) fs.chownSync(data, IMAGE_UID, IMAGE_UID);
+  return {
+    PATH: `${box.nodeDir}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: box.readOnly,
+    // Nothing else is writable: a write to os.tmpdir() fails unless compose mounts a tmpfs.
+    TMPDIR: tmpfs.includes('/tmp') ? box.tmp : box.readOnly,
+    ...env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: data,
+  };
+}
+
+/** The server's start line as the replay reports it, once it is known to run on this Node. */
+function checkStartLine(server: Server, storage: string): string {
+  const line = server.startLine;
+  if (!line.includes(`node: ${process.version}`))
+    fail(`the server does not run on this checkout's Node ${process.version}: ${line}`);
+  if (!line.includes(`storage: ${storage}`)) fail(`the server does not say storage: ${storage}`);
+  return line.slice(line.indexOf('kvstore listening'), line.indexOf('; endpoints'));
+}
+
 /** Step 4: start, probe, write, stop, start again on the same data, read back, stop. */
-async function replayRuns(stages: Stage[], compose: Compose, work: string) {
+async function replayRuns(stages: Stage[], compose: Compose, work: string, box: Sandbox) {
   const image = stages.at(-1)!;
   const runtime = join(work, `stage-${image.name}`);
-  const { dataDir, readOnly, user, nodeDir } = sandbox(work);
+  const { dataDir, user } = box;
   const graceMs = durationMs(String(compose.service.stop_grace_period));
-  const tmpfs = [compose.service.tmpfs ?? []].flat().map((t) => String(t).split(':')[0]);
-  if (tmpfs.some((t) => t !== '/tmp')) fail('a tmpfs other than /tmp is not replayed');
-  const tmp = join(work, 'tmpfs');
-  fs.mkdirSync(tmp);
-  if (user.uid !== undefined) fs.chownSync(tmp, IMAGE_UID, IMAGE_UID);
   const runs = [
     { label: '`docker run kvstore` (the image ENV)', env: image.env, data: join(dataDir, 'run') },
     {
@@ -645,32 +699,13 @@ async function replayRuns(stages: Stage[], compose: Compose, work: string) {
     },
   ];
   for (const { label, env, data } of runs) {
-    fs.mkdirSync(data);
-    if (user.uid !== undefined) fs.chownSync(data, IMAGE_UID, IMAGE_UID);
     const secret = env.AUTH_TOKEN;
-    const serverEnv = {
-      PATH: `${nodeDir}:/usr/local/bin:/usr/bin:/bin`,
-      HOME: readOnly,
-      // Nothing else is writable: a write to os.tmpdir() fails unless compose mounts a tmpfs.
-      TMPDIR: tmpfs.includes('/tmp') ? tmp : readOnly,
-      ...env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: data,
-    };
+    const serverEnv = serverEnvironment(compose, env, data, box);
     say(
       `4. ${label}: ${image.cmd!.join(' ')}, ${user.uid !== undefined ? `as uid ${IMAGE_UID}, DATA_DIR the only writable dir` : 'as this user, HOME and TMPDIR read-only'}`,
     );
     let server = await startServer(runtime, image.cmd!, serverEnv, user);
-    say(
-      `  ${server.startLine.slice(server.startLine.indexOf('kvstore listening'), server.startLine.indexOf('; endpoints'))}`,
-    );
-    if (!server.startLine.includes(`node: ${process.version}`))
-      fail(
-        `the server does not run on this checkout's Node ${process.version}: ${server.startLine}`,
-      );
-    if (!server.startLine.includes(`storage: ${env.STORAGE}`))
-      fail(`the server does not say storage: ${env.STORAGE}`);
+    say(`  ${checkStartLine(server, env.STORAGE)}`);
     const port = new URL(server.url).port;
     const probe = () =>
       healthcheck(
@@ -709,6 +744,89 @@ async function replayRuns(stages: Stage[], compose: Compose, work: string) {
 }
 
 /**
+ * Step 5: the services of one compose file started together, in depends_on order, on loopback:
+ * `http://<service>:<port>` in an environment value (REPLICA_OF) becomes the URL of the server
+ * started for that service, as compose's network would resolve it. A write on the leader must
+ * reach every follower (read with its minRevision), and a write sent to a follower must be
+ * redirected to the leader's ADVERTISE_URL with nothing stored there.
+ */
+async function replayCluster(stages: Stage[], services: Compose[], work: string, box: Sandbox) {
+  const image = stages.at(-1)!;
+  const runtime = join(work, `stage-${image.name}`);
+  const file = relative(ROOT, services[0].file);
+  const started = new Map<string, Server>();
+  const needs = (svc: Compose) => [svc.service.depends_on ?? []].flat().map(String);
+  const order = [...services].sort((a, b) => needs(a).length - needs(b).length);
+  say(`5. ${file}: ${order.map((svc) => svc.name).join(', ')} started together, as compose would`);
+  for (const svc of order) {
+    const missing = needs(svc).find((name) => !started.has(name));
+    if (missing) fail(`${svc.name} depends on ${missing}, which ${file} does not build`);
+    const env = Object.fromEntries(
+      Object.entries({ ...image.env, ...svc.environment }).map(([key, value]) => [
+        key,
+        value.replace(/\bhttp:\/\/([\w-]+):(\d+)/g, (url, host: string, port: string) => {
+          if (!services.some((other) => other.name === host)) return url;
+          if (port !== image.env.PORT) fail(`${svc.name}: ${key} ${url}: no service listens there`);
+          return started.get(host)?.url ?? fail(`${svc.name}: ${key} names ${host}, not started`);
+        }),
+      ]),
+    );
+    const server = await startServer(
+      runtime,
+      image.cmd!,
+      serverEnvironment(svc, env, join(box.dataDir, `${file}-${svc.name}`), box),
+      box.user,
+    );
+    say(`  ${svc.name}: ${checkStartLine(server, env.STORAGE)}`);
+    started.set(svc.name, server);
+  }
+  const leaders = order.filter((svc) => !svc.environment.REPLICA_OF);
+  if (leaders.length !== 1)
+    fail(`${file}: expected one leader (no REPLICA_OF), found ${leaders.length}`);
+  const leader = started.get(leaders[0].name)!;
+  const followers = order.filter((svc) => svc.environment.REPLICA_OF);
+  const token = leaders[0].environment.AUTH_TOKEN;
+  const key = '/key/recipe-replicated';
+  const put = await request(`${leader.url}${key}`, 'PUT', '{"from":"leader"}', token);
+  if (put.status !== 200) fail(`PUT ${key} on the leader answered ${put.status} ${put.text}`);
+  const revision = put.headers.get('x-kv-revision');
+  for (const svc of followers) {
+    const follower = started.get(svc.name)!;
+    const read = await request(
+      `${follower.url}${key}?minRevision=${revision}`,
+      'GET',
+      undefined,
+      token,
+    );
+    if (read.text !== '{"key":"recipe-replicated","value":{"from":"leader"}}')
+      fail(`${svc.name}: GET ${key}?minRevision=${revision} answered ${read.status} ${read.text}`);
+    const write = await request(`${follower.url}${key}`, 'PUT', '{"from":"follower"}', token);
+    const location = `${leaders[0].environment.ADVERTISE_URL ?? svc.environment.REPLICA_OF}${key}`;
+    if (write.status !== 307 || write.headers.get('location') !== location)
+      fail(
+        `${svc.name}: PUT ${key} answered ${write.status} ${write.headers.get('location')}, not 307 to ${location}`,
+      );
+    const after = await request(`${follower.url}${key}`, 'GET', undefined, token);
+    if (after.text !== read.text)
+      fail(`${svc.name}: a refused write changed the value: ${after.text}`);
+  }
+  const status = JSON.parse(
+    (await request(`${leader.url}/replication`, 'GET', undefined, token)).text,
+  ) as {
+    followers?: { connected: boolean }[];
+  };
+  const connected = status.followers?.filter((f) => f.connected).length ?? 0;
+  if (connected !== followers.length)
+    fail(`the leader counts ${connected} connected followers, not ${followers.length}`);
+  say(
+    `  PUT on ${leaders[0].name} (revision ${revision}) read back on ${followers.map((f) => f.name).join(' and ')} with minRevision; their PUT: 307 to ${leaders[0].environment.ADVERTISE_URL}; ${connected} followers connected`,
+  );
+  for (const svc of [...order].reverse())
+    await stopServer(started.get(svc.name)!, durationMs(String(svc.service.stop_grace_period)));
+  say('  SIGTERM to each, followers first: exit 0');
+}
+
+/**
  * The memory budget of docs/OPERATIONS.md: MAX_DATA_BYTES at most a quarter of the V8 heap limit
  * the server reports (with compose's NODE_OPTIONS), and that limit, MAX_BUFFERED_BYTES and what
  * the process holds outside its heap (RSS less heap, measured) within mem_limit.
@@ -742,19 +860,33 @@ function checkMemory(
 async function main(): Promise<void> {
   const token = process.env.KVSTORE_AUTH_TOKEN || randomBytes(16).toString('hex');
   const env = { ...process.env, KVSTORE_AUTH_TOKEN: token };
-  say(`1. ${relative(ROOT, DOCKERFILE)} and ${relative(ROOT, COMPOSE_FILE)}, parsed`);
+  say(`1. ${[DOCKERFILE, ...COMPOSE_FILES].map((f) => relative(ROOT, f)).join(', ')}, parsed`);
   const stages = readDockerfile(DOCKERFILE);
-  const compose = readCompose(COMPOSE_FILE, env);
-  checkRecipe(stages, compose, () =>
-    readCompose(COMPOSE_FILE, { ...env, KVSTORE_AUTH_TOKEN: undefined }),
-  );
+  const files = COMPOSE_FILES.map((file) => readCompose(file, env));
+  const broken = new Set<string>();
+  for (const services of files) {
+    const withoutToken = () =>
+      readCompose(services[0].file, { ...env, KVSTORE_AUTH_TOKEN: undefined });
+    for (const service of services) {
+      try {
+        checkRecipe(stages, service, withoutToken);
+      } catch (error) {
+        if (!(error instanceof RecipeError)) throw error;
+        for (const line of error.message.split('\n')) broken.add(line);
+      }
+    }
+  }
+  if (broken.size > 0) fail([...broken].join('\n'));
   say(
-    `  stages ${stages.map((s) => s.name).join(', ')}; service ${compose.name}: the promises of docs/OPERATIONS.md hold`,
+    `  stages ${stages.map((s) => s.name).join(', ')}; services ${files
+      .flat()
+      .map((s) => s.name)
+      .join(', ')}: the promises of docs/OPERATIONS.md hold`,
   );
   if (process.argv.includes('--static')) return;
   const work = fs.mkdtempSync(join(tmpdir(), 'kvstore-recipe-'));
   const cleanUp = () => {
-    running?.kill('SIGKILL');
+    for (const child of running) child.kill('SIGKILL');
     fs.rmSync(work, { recursive: true, force: true });
   };
   process.once('SIGTERM', () => (cleanUp(), process.exit(143)));
@@ -764,7 +896,11 @@ async function main(): Promise<void> {
       `2. build context: ${makeContext(join(work, 'context'))} files (the directory less .dockerignore)`,
     );
     await replayStages(stages, work);
-    await replayRuns(stages, compose, work);
+    const box = sandbox(work);
+    for (const services of files) {
+      if (services.length === 1) await replayRuns(stages, services[0], work, box);
+      else await replayCluster(stages, services, work, box);
+    }
   } finally {
     cleanUp();
   }

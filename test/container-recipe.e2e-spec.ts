@@ -9,7 +9,8 @@ const CHECK = join(ROOT, 'scripts', 'verify-container-recipe.mts');
 
 /**
  * A build (tsc over src/), a production-only install (none when an earlier run left the same
- * tree: see the check) and four server starts: about a minute on the shared 2-core machine.
+ * tree: see the check), four server starts and a three-node cluster: about a minute and a half on
+ * the shared 2-core machine.
  */
 const TIMEOUT_MS = 300_000;
 
@@ -56,7 +57,7 @@ function runCheck(args: string[], timeoutMs: number): Promise<CheckRun> {
 
 const tail = (text: string, lines = 60) => text.trimEnd().split('\n').slice(-lines).join('\n');
 
-describe('the container recipe (Dockerfile + docker-compose.yml), replayed without Docker', () => {
+describe('the container recipe (the Dockerfile and both compose files), replayed without Docker', () => {
   it(
     'builds, installs production dependencies only, and serves as `docker run` and as compose would',
     async () => {
@@ -75,11 +76,17 @@ describe('the container recipe (Dockerfile + docker-compose.yml), replayed witho
       const runAs =
         process.getuid?.() === 0 ? 'as uid 1000, DATA_DIR the only writable dir' : 'as this user';
       expect(run.output).toContain(runAs);
+      // The replication example ran as three nodes: a write on the leader reached both followers.
+      expect(run.output).toMatch(
+        /5\. docker-compose\.replication\.yml: leader, follower-1, follower-2 started together/,
+      );
+      expect(run.output).toMatch(/read back on follower-1 and follower-2 with minRevision/);
+      expect(run.output).toContain('2 followers connected');
     },
     TIMEOUT_MS,
   );
 
-  describe('reads both files with parsers, so it holds each promise whatever their layout', () => {
+  describe('reads the files with parsers, so it holds each promise whatever their layout', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kvstore-recipe-test-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -113,6 +120,17 @@ describe('the container recipe (Dockerfile + docker-compose.yml), replayed witho
       const run = await staticCheck(`compose-${key}.yml`, JSON.stringify(doc));
       expect(run.code).toBe(1);
       expect(run.output).toContain(`not so: ${promise}`);
+    });
+
+    it('holds every node of the replication example to the same promises', async () => {
+      const doc = parse(readFileSync(join(ROOT, 'docker-compose.replication.yml'), 'utf8'), {
+        merge: true,
+      });
+      doc.services['follower-2'].read_only = false;
+      const run = await staticCheck('compose-replication.json', JSON.stringify(doc));
+      expect(run.code).toBe(1);
+      expect(run.output).toContain('not so: the service has read_only: true (follower-2 in');
+      expect(run.output).not.toContain('(leader in');
     });
 
     it('refuses a compose file that starts without KVSTORE_AUTH_TOKEN', async () => {
