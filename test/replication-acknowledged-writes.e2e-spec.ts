@@ -31,42 +31,52 @@ describe('replication: acknowledged writes (WRITE_REPLICAS, X-Kv-Replicas, MIN_R
     return { leader, follower };
   }
 
-  it('answers a write with WRITE_REPLICAS=1 once the follower has applied it, on every write route', async () => {
-    const { leader, follower } = await leaderWithFollower({
-      WRITE_REPLICAS: '1',
-      REPLICA_ACK_TIMEOUT_MS: '10000',
-    });
-    for (let round = 0; round < 20; round++) {
-      const put = await http(leader.url, 'PUT', `/key/k${round}`, JSON.stringify(round));
-      expect(put.status).toBe(200);
-      expect(put.headers.get(ACKED)).toBe('1');
-      // The acknowledgement came after the follower applied it: it reads there at once.
-      const read = await http(follower.url, 'GET', `/key/k${round}`);
-      expect(read.json).toMatchObject({ value: round });
-    }
-    const ttl = await http(leader.url, 'PUT', '/ttl/k1', JSON.stringify({ ttl: 60 }), {
-      'Content-Type': 'application/json',
-    });
-    expect(ttl.status).toBe(200);
-    expect(ttl.headers.get(ACKED)).toBe('1');
-    expect((await http(follower.url, 'GET', '/ttl/k1')).json).toMatchObject({
-      ttl: expect.any(Number),
-    });
-    const txn = await http(
-      leader.url,
-      'POST',
-      '/txn',
-      JSON.stringify({ success: [{ op: 'put', key: 'txn', value: 't' }] }),
-      { 'Content-Type': 'application/json' },
-    );
-    expect(txn.status).toBe(200);
-    expect(txn.headers.get(ACKED)).toBe('1');
-    expect((await http(follower.url, 'GET', '/key/txn')).json).toMatchObject({ value: 't' });
-    const removed = await http(leader.url, 'DELETE', '/key/k0');
-    expect(removed.status).toBe(200);
-    expect(removed.headers.get(ACKED)).toBe('1');
-    expect((await http(follower.url, 'GET', '/key/k0')).status).toBe(404);
-  });
+  it.each(['fastify', 'express'])(
+    'answers a write with WRITE_REPLICAS=1 once the follower has applied it, on every write route, and no read (%s)',
+    async (adapter) => {
+      const { leader, follower } = await leaderWithFollower({
+        HTTP_ADAPTER: adapter,
+        WRITE_REPLICAS: '1',
+        REPLICA_ACK_TIMEOUT_MS: '10000',
+      });
+      for (let round = 0; round < 20; round++) {
+        const put = await http(leader.url, 'PUT', `/key/k${round}`, JSON.stringify(round));
+        expect(put.status).toBe(200);
+        expect(put.headers.get(ACKED)).toBe('1');
+        // The acknowledgement came after the follower applied it: it reads there at once.
+        const read = await http(follower.url, 'GET', `/key/k${round}`);
+        expect(read.json).toMatchObject({ value: round });
+      }
+      const ttl = await http(leader.url, 'PUT', '/ttl/k1', JSON.stringify({ ttl: 60 }), {
+        'Content-Type': 'application/json',
+      });
+      expect(ttl.status).toBe(200);
+      expect(ttl.headers.get(ACKED)).toBe('1');
+      expect((await http(follower.url, 'GET', '/ttl/k1')).json).toMatchObject({
+        ttl: expect.any(Number),
+      });
+      const txn = await http(
+        leader.url,
+        'POST',
+        '/txn',
+        JSON.stringify({ success: [{ op: 'put', key: 'txn', value: 't' }] }),
+        { 'Content-Type': 'application/json' },
+      );
+      expect(txn.status).toBe(200);
+      expect(txn.headers.get(ACKED)).toBe('1');
+      expect((await http(follower.url, 'GET', '/key/txn')).json).toMatchObject({ value: 't' });
+      const removed = await http(leader.url, 'DELETE', '/key/k0');
+      expect(removed.status).toBe(200);
+      expect(removed.headers.get(ACKED)).toBe('1');
+      expect((await http(follower.url, 'GET', '/key/k0')).status).toBe(404);
+      // Reads never wait for acknowledgements, even when asked to.
+      for (const path of ['/key/k1', '/keys', '/ttl/k1', '/stats']) {
+        const read = await http(leader.url, 'GET', path, undefined, { 'X-Kv-Replicas': '1' });
+        expect(read.status).toBe(200);
+        expect(read.headers.get(ACKED)).toBeNull();
+      }
+    },
+  );
 
   it.each(['fastify', 'express'])(
     'waits per request with X-Kv-Replicas, capped at the followers the leader knows (%s)',

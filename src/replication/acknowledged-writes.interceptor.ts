@@ -6,14 +6,12 @@ import { InvalidArgumentError } from '../kv/kv.errors';
 import { NotEnoughReplicasError } from './not-enough-replicas.error';
 import { ReplicaAckTimeoutError } from './replica-ack-timeout.error';
 import { ReplicationLeader } from './replication-leader.service';
-import { ReplicationController } from './replication.controller';
+import { ReplicationStatus } from './replication-status';
 
-const WRITE_METHODS = new Set(['PUT', 'POST', 'DELETE', 'PATCH']);
 export const REPLICAS_HEADER = 'x-kv-replicas';
 export const REPLICAS_ACKED_HEADER = 'X-Kv-Replicas-Acked';
 
 interface WriteRequest {
-  method: string;
   headers: Record<string, string | string[] | undefined>;
 }
 
@@ -24,8 +22,10 @@ interface WriteAnswer {
 }
 
 /**
- * Installed on a leader only, around every write route (PUT/DELETE /key, PUT /ttl, POST
- * /txn). Before the handler: MIN_REPLICAS refuses the write while too few followers are in
+ * Around the four write routes only (PUT/DELETE /key, PUT /ttl, POST /txn, through
+ * `@AcknowledgedWrite()`): reads never pay for an interceptor. It acts while the node leads,
+ * whatever its role was at start; on a follower the read-only guard has already refused the
+ * write. Before the handler: MIN_REPLICAS refuses the write while too few followers are in
  * reach, and a bad X-Kv-Replicas is refused, so nothing is committed in either case. After it:
  * the answer waits until the asked number of followers acknowledged the write's revision
  * (X-Kv-Revision, which every write route sets), or answers 503 after REPLICA_ACK_TIMEOUT_MS
@@ -39,7 +39,7 @@ export class AcknowledgedWritesInterceptor implements NestInterceptor {
   private readonly maxLagS: number;
 
   constructor(
-    private readonly leader: ReplicationLeader,
+    private readonly replication: ReplicationStatus,
     settings: ConfigService<AppConfig, true>,
   ) {
     this.writeReplicas = settings.get('writeReplicas', { infer: true });
@@ -49,24 +49,23 @@ export class AcknowledgedWritesInterceptor implements NestInterceptor {
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const leader = this.replication.leader;
+    if (leader === undefined) return next.handle();
     const http = context.switchToHttp();
     const request = http.getRequest<WriteRequest>();
-    if (!WRITE_METHODS.has(request.method) || context.getClass() === ReplicationController) {
-      return next.handle();
-    }
     if (this.minReplicas > 0) {
-      const inReach = this.leader.followersInReach(this.maxLagS * 1000);
+      const inReach = leader.followersInReach(this.maxLagS * 1000);
       if (inReach < this.minReplicas) {
         throw new NotEnoughReplicasError(inReach, this.minReplicas, this.maxLagS);
       }
     }
-    const wanted = this.wanted(request.headers[REPLICAS_HEADER]);
+    const wanted = this.wanted(leader, request.headers[REPLICAS_HEADER]);
     if (wanted === 0) return next.handle();
     const answer = http.getResponse<WriteAnswer>();
     return next.handle().pipe(
       mergeMap(async (body: unknown) => {
         const revision = Number(answer.getHeader('X-Kv-Revision'));
-        const outcome = await this.leader.acks.wait(revision, wanted, this.timeoutMs);
+        const outcome = await leader.acks.wait(revision, wanted, this.timeoutMs);
         answer.header(REPLICAS_ACKED_HEADER, String(outcome.acked));
         if (!outcome.met) throw new ReplicaAckTimeoutError(revision, outcome.acked, wanted);
         return body;
@@ -80,7 +79,7 @@ export class AcknowledgedWritesInterceptor implements NestInterceptor {
    * knows: a client cannot ask for followers that never connected. WRITE_REPLICAS itself is
    * not capped: an operator's requirement that the followers cannot meet answers 503.
    */
-  private wanted(header: string | string[] | undefined): number {
+  private wanted(leader: ReplicationLeader, header: string | string[] | undefined): number {
     if (header === undefined) return this.writeReplicas;
     if (typeof header !== 'string' || !/^\d{1,3}$/.test(header.trim())) {
       throw new InvalidArgumentError('X-Kv-Replicas must be an integer from 0 to 100');
@@ -88,6 +87,6 @@ export class AcknowledgedWritesInterceptor implements NestInterceptor {
     const asked = Number(header.trim());
     if (asked > 100)
       throw new InvalidArgumentError('X-Kv-Replicas must be an integer from 0 to 100');
-    return Math.min(asked, this.leader.followers.length);
+    return Math.min(asked, leader.followers.length);
   }
 }

@@ -6,13 +6,12 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { ChangeStream } from '../changes/change-stream';
 import { ChangesModule } from '../changes/changes.module';
 import { AppConfig } from '../config/app-config';
 import { StorageModule } from '../storage/storage.module';
 import { STORAGE_REPOSITORY, StorageRepository } from '../storage/storage.repository';
-import { AcknowledgedWritesInterceptor } from './acknowledged-writes.interceptor';
 import { ReadOnlyFollowerGuard } from './read-only-follower.guard';
 import { ReplicationAccessGuard } from './replication-access.guard';
 import { ReplicationFollower } from './replication-follower.service';
@@ -109,8 +108,6 @@ export class ReplicationModule implements OnApplicationBootstrap, BeforeApplicat
                 inject: [ReplicationStatus],
                 useFactory: (status: ReplicationStatus) => status.leader!,
               },
-              // Always on a leader: X-Kv-Replicas asks for acknowledgements without WRITE_REPLICAS.
-              { provide: APP_INTERCEPTOR, useClass: AcknowledgedWritesInterceptor },
             ]),
       ],
       exports: [ReplicationStatus],
