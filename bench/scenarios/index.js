@@ -8,6 +8,7 @@
  */
 
 const { getWorkload, putWorkload } = require('../load');
+const { ackedWritesScenario } = require('./acked-writes');
 const { compactionScenario } = require('./compaction');
 const { expiryScenario } = require('./expiry');
 const { firstLine } = require('./format');
@@ -105,6 +106,13 @@ const SCENARIOS = [
     pool: false,
     about: 'PUT c50 on a leader with 2 followers vs none; follower lag under 10 s of PUT c50',
     run: replicationScenario,
+  },
+  {
+    name: 'acked-writes',
+    quick: false,
+    pool: false,
+    about: 'PUT c50 on a leader with WRITE_REPLICAS=1 vs one with an asynchronous follower',
+    run: ackedWritesScenario,
   },
   {
     name: 'compaction',

@@ -103,6 +103,11 @@ describe('parseConfig', () => {
     [{ REPLICA_MAX_LAG_S: '0' }, 'REPLICA_MAX_LAG_S must be an integer from 1'],
     [{ REPLICATION_HISTORY: '10' }, 'REPLICATION_HISTORY must be an integer from 1024'],
     [{ REPLICATION_BUFFER_BYTES: 'x' }, 'REPLICATION_BUFFER_BYTES must be an integer'],
+    [{ WRITE_REPLICAS: '-1' }, 'WRITE_REPLICAS must be an integer from 0 to 100'],
+    [{ WRITE_REPLICAS: '101' }, 'WRITE_REPLICAS must be an integer from 0 to 100'],
+    [{ REPLICA_ACK_TIMEOUT_MS: '0' }, 'REPLICA_ACK_TIMEOUT_MS must be an integer from 1'],
+    [{ MIN_REPLICAS: 'two' }, 'MIN_REPLICAS must be an integer from 0 to 100'],
+    [{ MIN_REPLICAS_MAX_LAG_S: '0' }, 'MIN_REPLICAS_MAX_LAG_S must be an integer from 1'],
     [
       { REPLICATION_HISTORY: '4096', WATCH_HISTORY_BYTES: '8192' },
       'REPLICATION_HISTORY and WATCH_HISTORY_BYTES both bound',
@@ -144,6 +149,23 @@ describe('parseConfig', () => {
       replicaMaxLagS: 10,
       replicationBufferBytes: 64 * 1024 * 1024,
       watchHistory: 10_000,
+      writeReplicas: 0,
+      replicaAckTimeoutMs: 1000,
+      minReplicas: 0,
+      minReplicasMaxLagS: 10,
+    });
+    expect(
+      parseConfig({
+        WRITE_REPLICAS: '2',
+        REPLICA_ACK_TIMEOUT_MS: '250',
+        MIN_REPLICAS: '1',
+        MIN_REPLICAS_MAX_LAG_S: '2',
+      }),
+    ).toMatchObject({
+      writeReplicas: 2,
+      replicaAckTimeoutMs: 250,
+      minReplicas: 1,
+      minReplicasMaxLagS: 2,
     });
     const config = parseConfig({
       REPLICA_OF: 'http://leader:4000/',

@@ -148,6 +148,10 @@ const environmentSchema = z.object({
     Number.MAX_SAFE_INTEGER,
     64 * 1024 * 1024,
   ),
+  WRITE_REPLICAS: integer('WRITE_REPLICAS', 0, 100, 0),
+  REPLICA_ACK_TIMEOUT_MS: integer('REPLICA_ACK_TIMEOUT_MS', 1, 600_000, 1000),
+  MIN_REPLICAS: integer('MIN_REPLICAS', 0, 100, 0),
+  MIN_REPLICAS_MAX_LAG_S: integer('MIN_REPLICAS_MAX_LAG_S', 1, 86_400, 10),
 });
 
 /** Every setting kvstore reads, parsed and checked. Nothing else reads process.env. */
@@ -209,6 +213,14 @@ export interface AppConfig {
   readonly replicaMaxLagS: number;
   /** Bytes of changes a follower may be behind on the leader before it is cut off. */
   readonly replicationBufferBytes: number;
+  /** Followers that must acknowledge a write's revision before it answers 200 (on a leader). */
+  readonly writeReplicas: number;
+  /** How long a write waits for those acknowledgements before answering 503. */
+  readonly replicaAckTimeoutMs: number;
+  /** Followers that must be connected, with lag within minReplicasMaxLagS, for a leader to take writes. */
+  readonly minReplicas: number;
+  /** Seconds since a follower's last acknowledgement beyond which MIN_REPLICAS does not count it. */
+  readonly minReplicasMaxLagS: number;
   /** The V8 heap limit the defaults of the byte limits are derived from. */
   readonly heapLimitBytes: number;
 }
@@ -312,6 +324,10 @@ export function parseConfig(
     replicationToken,
     replicaMaxLagS: env.REPLICA_MAX_LAG_S,
     replicationBufferBytes: env.REPLICATION_BUFFER_BYTES,
+    writeReplicas: env.WRITE_REPLICAS,
+    replicaAckTimeoutMs: env.REPLICA_ACK_TIMEOUT_MS,
+    minReplicas: env.MIN_REPLICAS,
+    minReplicasMaxLagS: env.MIN_REPLICAS_MAX_LAG_S,
     heapLimitBytes,
   };
 }

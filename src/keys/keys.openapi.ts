@@ -72,6 +72,19 @@ export const ApiErrors = (...statuses: number[]) =>
     ),
   );
 
+/** Every write route on a leader: acknowledged writes and MIN_REPLICAS (docs/REPLICATION.md). */
+export const ApiAcknowledgedWrite = () =>
+  ApiHeader({
+    name: 'X-Kv-Replicas',
+    required: false,
+    description:
+      'Followers (0-100, capped at those the leader knows) that must acknowledge this write ' +
+      'before it answers; replaces WRITE_REPLICAS for this request. The answer then carries ' +
+      'X-Kv-Replicas-Acked. 503 {"error","revision","replicas"} when they did not within ' +
+      'REPLICA_ACK_TIMEOUT_MS: the write IS committed on the leader (outcome unknown). 503 ' +
+      'without revision: MIN_REPLICAS followers not in reach, nothing stored',
+  });
+
 export const ApiKeyParam = () =>
   ApiParam({
     name: 'key',
@@ -119,6 +132,7 @@ export const ApiGetKey = () =>
 
 export const ApiPutKey = () =>
   applyDecorators(
+    ApiAcknowledgedWrite(),
     ApiOperation({
       summary: 'Store a value',
       description:
@@ -148,6 +162,7 @@ export const ApiPutKey = () =>
 
 export const ApiDeleteKey = () =>
   applyDecorators(
+    ApiAcknowledgedWrite(),
     ApiOperation({ summary: 'Delete a key' }),
     ApiKeyParam(),
     ApiHeader({ name: 'If-Match', required: false, description: '"<modRevision>" or *' }),
@@ -208,6 +223,7 @@ export const ApiGetTtl = () =>
 
 export const ApiPutTtl = () =>
   applyDecorators(
+    ApiAcknowledgedWrite(),
     ApiOperation({ summary: "Set, change or remove a key's expiry without resending its value" }),
     ApiKeyParam(),
     ApiBody({ type: TtlBodyDto }),

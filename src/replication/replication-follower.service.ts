@@ -32,7 +32,13 @@ export type FollowerState = 'connecting' | 'full-resync' | 'streaming' | 'refuse
 const SILENCE_MS = 6 * HEARTBEAT_MS;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
+/** How often the acknowledgement is retried, and checked for the keepalive below. */
 const ACK_INTERVAL_MS = 250;
+/**
+ * A connected follower acknowledges at least this often even when nothing changed, so that
+ * the leader can tell a follower in reach from a frozen one (MIN_REPLICAS_MAX_LAG_S).
+ */
+const ACK_KEEPALIVE_MS = 500;
 
 /** The leader's data is not this follower's to replace (see `checkFull`). */
 class RefusedLeaderError extends Error {}
@@ -49,6 +55,9 @@ export class ReplicationFollower {
   private running: Promise<void> | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
   private acked = -1;
+  private ackedAt = 0;
+  private acking = false;
+  private ackAgain = false;
   state: FollowerState = 'connecting';
   connected = false;
   /** The leader's revision as it last said (hello, heartbeat, or a unit received). */
@@ -208,6 +217,7 @@ export class ReplicationFollower {
             await this.storage.applyChanges(message.changes);
             this.changes.publish(message.changes, { unit: message.txn });
             this.heard(message.changes[message.changes.length - 1].revision);
+            void this.acknowledge();
             break;
           case 'heartbeat':
             this.heard(message.revision);
@@ -317,13 +327,25 @@ export class ReplicationFollower {
     });
   }
 
-  /** Tells the leader the revision applied here (issue 16 waits on it for acknowledged writes). */
+  /**
+   * Tells the leader the revision applied here, which applyChanges has written to this node's
+   * storage under its FSYNC policy (fsynced with FSYNC=always). Called after every unit applied,
+   * with at most one request in flight: the units applied meanwhile are acknowledged together by
+   * the next one, so under load one round trip covers many writes (group commit), and the
+   * request rate is bounded by the round trip, not by the write rate.
+   */
   private async acknowledge(): Promise<void> {
+    if (this.acking) {
+      this.ackAgain = true;
+      return;
+    }
     const applied = this.appliedRevision;
-    if (!this.connected || applied === this.acked) return;
+    const keepalive = Date.now() - this.ackedAt >= ACK_KEEPALIVE_MS;
+    if (!this.connected || (applied === this.acked && !keepalive)) return;
     const url = new URL(ACK_PATH, `${this.options.leaderUrl}/`);
     url.searchParams.set('follower', this.identity.nodeId);
     url.searchParams.set('applied', String(applied));
+    this.acking = true;
     try {
       const response = await fetch(url, {
         method: 'POST',
@@ -331,9 +353,18 @@ export class ReplicationFollower {
         signal: AbortSignal.timeout(SILENCE_MS),
       });
       await response.body?.cancel();
-      if (response.ok) this.acked = applied;
+      if (response.ok) {
+        this.acked = applied;
+        this.ackedAt = Date.now();
+      }
     } catch {
       // The stream notices a lost leader; the next tick acknowledges again.
+    } finally {
+      this.acking = false;
+    }
+    if (this.ackAgain) {
+      this.ackAgain = false;
+      void this.acknowledge();
     }
   }
 

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ChangeStream } from '../changes/change-stream';
 import { StorageRepository } from '../storage/storage.repository';
 import { FeedEnd, FeedSink, FeedSource, streamFeed } from './leader-feed';
+import { ReplicaAcks } from './replica-acks';
 import { ReplicationIdentity } from './replication-identity';
 import { PROTOCOL_VERSION } from './replication-protocol';
 
@@ -15,6 +16,8 @@ export interface FollowerRecord {
   sentRevision: number;
   bytesSent: number;
   lastSeen: number;
+  /** When its last acknowledgement arrived (0 before any): MIN_REPLICAS's measure of lag. */
+  lastAckAt: number;
 }
 
 export interface StreamRequest {
@@ -37,6 +40,8 @@ export class ReplicationLeader {
   private bytes = 0;
   private fullResyncs = 0;
   private partialResyncs = 0;
+  /** The acknowledgements that writes with WRITE_REPLICAS or X-Kv-Replicas wait on. */
+  readonly acks = new ReplicaAcks();
 
   constructor(
     private readonly storage: StorageRepository,
@@ -52,6 +57,20 @@ export class ReplicationLeader {
 
   get connectedFollowers(): number {
     return this.followers.filter((record) => record.connected).length;
+  }
+
+  /**
+   * Followers connected whose last acknowledgement is at most `maxLagMs` old: Redis's measure
+   * for min-replicas-max-lag. A connected follower acknowledges at least every
+   * ACK_KEEPALIVE_MS, so one that stops (frozen, cut off, overloaded) drops out of the count.
+   */
+  followersInReach(maxLagMs: number): number {
+    const since = Date.now() - maxLagMs;
+    let count = 0;
+    for (const record of this.records.values()) {
+      if (record.connected && record.lastAckAt >= since) count++;
+    }
+    return count;
   }
 
   get counters() {
@@ -148,7 +167,8 @@ export class ReplicationLeader {
     const record = this.records.get(follower);
     if (record === undefined) return;
     record.appliedRevision = Math.max(record.appliedRevision, applied);
-    record.lastSeen = Date.now();
+    record.lastSeen = record.lastAckAt = Date.now();
+    this.acks.acknowledge(follower, applied);
   }
 
   private connect(id: string): FollowerRecord {
@@ -159,6 +179,7 @@ export class ReplicationLeader {
       sentRevision: 0,
       bytesSent: 0,
       lastSeen: 0,
+      lastAckAt: 0,
     };
     record.connected = true;
     record.lastSeen = Date.now();

@@ -102,7 +102,13 @@ export class ReplicationModule implements OnApplicationBootstrap, BeforeApplicat
               },
               { provide: APP_GUARD, useClass: ReadOnlyFollowerGuard },
             ]
-          : []),
+          : [
+              {
+                provide: ReplicationLeader,
+                inject: [ReplicationStatus],
+                useFactory: (status: ReplicationStatus) => status.leader!,
+              },
+            ]),
       ],
       exports: [ReplicationStatus],
     };

@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse } from '@nestjs/swagger';
-import { ApiErrors } from '../keys/keys.openapi';
+import { ApiAcknowledgedWrite, ApiErrors } from '../keys/keys.openapi';
 import { TxnRequestDto } from './dto/txn-request.dto';
 
 const ERROR = { type: 'object', required: ['error'], properties: { error: { type: 'string' } } };
@@ -22,6 +22,7 @@ const EXAMPLE = {
 /** The OpenAPI description of POST /txn; the body's schema comes from the DTO's decorators. */
 export const ApiTransaction = () =>
   applyDecorators(
+    ApiAcknowledgedWrite(),
     ApiOperation({
       summary: 'Compare, then put, delete and get several keys, all or nothing',
       description:

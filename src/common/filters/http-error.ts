@@ -1,7 +1,9 @@
 import { HttpException, ServiceUnavailableException } from '@nestjs/common';
 import { AuthenticationError } from '../../auth/authentication.error';
 import { BufferBudgetFullError } from '../../http/buffer-budget';
+import { NotEnoughReplicasError } from '../../replication/not-enough-replicas.error';
 import { ReadOnlyFollowerError } from '../../replication/read-only-follower.error';
+import { ReplicaAckTimeoutError } from '../../replication/replica-ack-timeout.error';
 import { RequestValidationError } from '../pipes/request-validation.error';
 import { InvalidQueryError } from '../query/invalid-query.error';
 import {
@@ -97,6 +99,15 @@ export function toHttpError(
     return { status: 503, body: { error: `Storage unavailable: ${exception.message}` } };
   }
   if (exception instanceof BufferBudgetFullError) {
+    return { status: 503, body: { error: exception.message }, headers: { 'Retry-After': '1' } };
+  }
+  if (exception instanceof ReplicaAckTimeoutError) {
+    return {
+      status: 503,
+      body: { error: exception.message, revision: exception.revision, replicas: exception.acked },
+    };
+  }
+  if (exception instanceof NotEnoughReplicasError) {
     return { status: 503, body: { error: exception.message }, headers: { 'Retry-After': '1' } };
   }
   if (exception instanceof ReadOnlyFollowerError) {

@@ -3,6 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '../../config/app-config';
 import { KeyNotFoundError, RevisionNotAppliedError, StorageFullError } from '../../kv/kv.errors';
+import { NotEnoughReplicasError } from '../../replication/not-enough-replicas.error';
+import { ReplicaAckTimeoutError } from '../../replication/replica-ack-timeout.error';
 import { HttpExceptionFilter } from './http-exception.filter';
 
 describe('HttpExceptionFilter', () => {
@@ -49,6 +51,28 @@ describe('HttpExceptionFilter', () => {
         status: 503,
         body: { error: 'Revision 9 is not applied on this node (waited 200 ms)', revision: 7 },
       },
+    ]);
+    expect(setHeader).toHaveBeenCalledWith(expect.anything(), 'Retry-After', '1');
+  });
+
+  it('answers a write short of its acknowledgements with 503, its revision and the count', () => {
+    filter.catch(new ReplicaAckTimeoutError(12, 1, 2), hostFor({ headers: {} }));
+    expect(replies).toEqual([
+      {
+        status: 503,
+        body: {
+          error: 'Write committed on the leader and acknowledged by 1 of 2 followers',
+          revision: 12,
+          replicas: 1,
+        },
+      },
+    ]);
+  });
+
+  it('answers a write refused by MIN_REPLICAS with 503 and Retry-After', () => {
+    filter.catch(new NotEnoughReplicasError(0, 1, 2), hostFor({ headers: {} }));
+    expect(replies).toEqual([
+      { status: 503, body: { error: expect.stringMatching(/^Not enough followers: 0 of the 1/) } },
     ]);
     expect(setHeader).toHaveBeenCalledWith(expect.anything(), 'Retry-After', '1');
   });
