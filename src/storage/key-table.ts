@@ -2,6 +2,7 @@ import { Clock } from '../clock/clock';
 import { entrySize } from './data-size';
 import { ExpiryHeap, ExpiryMark } from './expiry-heap';
 import { InsertionOrder } from './insertion-order';
+import { SnapshotReader } from './snapshot-reader';
 import {
   Change,
   DataUsage,
@@ -45,6 +46,8 @@ export class KeyTable {
   private dataBytes = 0;
   /** UTF-8 bytes of the stored keys (expired ones not swept included). */
   private keyBytes = 0;
+  /** Snapshots being read: each keeps what writes replace before it reaches them. */
+  private readonly readers = new Set<SnapshotReader>();
   /** planWrite's measure of the put it planned last, so apply need not measure it again. */
   private planned: { readonly change: Change; readonly size: number } | undefined;
 
@@ -261,10 +264,41 @@ export class KeyTable {
     });
   }
 
-  /** The stored entries as they are now, in insertion order. */
+  /**
+   * The stored entries as they are now, in insertion order, read lazily: taking it copies
+   * nothing, and writes made while it is read keep, for it alone, what they replace (see
+   * SnapshotReader). It is read once; the reading must end or be stopped, which releases it.
+   */
   snapshot(): StoreSnapshot {
-    const entries = Array.from(this.storedEntries());
-    return { revision: this.revision, keys: entries.length, entries: () => entries };
+    const reader = new SnapshotReader(this.revision);
+    this.readers.add(reader);
+    let read = false;
+    return {
+      revision: reader.revision,
+      keys: this.entries.size,
+      entries: () => {
+        if (read) throw new Error('A snapshot is read once');
+        read = true;
+        return this.read(reader);
+      },
+    };
+  }
+
+  private *read(reader: SnapshotReader): Generator<StoredEntry> {
+    try {
+      for (const [createRevision, key] of this.order.after(0)) {
+        if (createRevision > reader.revision) break;
+        let removed: StoredEntry | undefined;
+        while ((removed = reader.removedBefore(createRevision))) yield removed;
+        const live = this.entries.get(key);
+        // Removed while those were handed out: it is among the removed now, in its place.
+        if (live?.createRevision === createRevision) yield reader.atSnapshot(live);
+      }
+      let removed: StoredEntry | undefined;
+      while ((removed = reader.removedBefore(Infinity))) yield removed;
+    } finally {
+      this.readers.delete(reader);
+    }
   }
 
   /** Used by recovery: the store has moved on to `revision` even if no change is left to show it. */
@@ -351,6 +385,7 @@ export class KeyTable {
   private applyPut(change: Extract<Change, { op: 'put' }>): void {
     const previous = this.entries.get(change.key);
     const sameIncarnation = previous?.createRevision === change.createRevision;
+    if (previous && this.readers.size > 0) this.keepForReaders(previous, !sameIncarnation);
     if (previous && !sameIncarnation) this.order.remove(previous.createRevision);
     if (!sameIncarnation) this.order.insert(change.createRevision, change.key);
     const planned = this.planned;
@@ -373,6 +408,7 @@ export class KeyTable {
   private applyTtl(key: string, expiresAt: number | null, revision: number): void {
     const previous = this.entries.get(key);
     if (previous === undefined) return;
+    if (this.readers.size > 0) this.keepForReaders(previous, false);
     const entry = { ...previous, expiresAt, modRevision: revision, version: previous.version + 1 };
     this.replace(previous, entry, true);
   }
@@ -389,12 +425,17 @@ export class KeyTable {
   private remove(key: string): boolean {
     const entry = this.entries.get(key);
     if (entry === undefined) return false;
+    if (this.readers.size > 0) this.keepForReaders(entry, true);
     this.entries.delete(key);
     this.dataBytes -= entry.size;
     this.keyBytes -= Buffer.byteLength(key);
     this.order.remove(entry.createRevision);
     if (entry.expiresAt !== null) this.keysWithExpiry--;
     return true;
+  }
+
+  private keepForReaders(entry: StoredEntry, removing: boolean): void {
+    for (const reader of this.readers) reader.keep(entry, removing);
   }
 
   private pushMark(entry: StoredEntry): void {

@@ -189,7 +189,11 @@ export type SnapshotEntry = Omit<StoredEntry, 'size'>;
 export interface StoreSnapshot {
   readonly revision: number;
   readonly keys: number;
-  /** Stored entries in insertion order. */
+  /**
+   * The stored entries at `revision`, in insertion order, whatever is written meanwhile. Read
+   * once, to the end or until the iteration is stopped (`break`, `return`, a throw), which
+   * releases what the store keeps for it.
+   */
   entries(): Iterable<StoredEntry>;
 }
 
