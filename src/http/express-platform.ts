@@ -3,6 +3,7 @@ import { ExpressAdapter, NestExpressApplication } from '@nestjs/platform-express
 import { TXN_PATH } from '../common/filters/http-error';
 import { AppConfig } from '../config/app-config';
 import { contentCodingOf, unsupportedContentEncoding } from './content-coding';
+import { afterPreviousAnswer } from './pipelined-requests';
 import { ResponseObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
 import { protectedModeRefusal } from './protected-mode';
@@ -48,7 +49,7 @@ export function configureExpress(
     if (coding !== undefined && !contentCodingOf(coding) && hasBodyBytes(request)) {
       return next(unsupportedContentEncoding());
     }
-    next();
+    afterPreviousAnswer(request.socket, response, next);
   });
   // The raw body as a Buffer whatever the Content-Type: the contract parses JSON itself. A
   // transaction carries several values: its body has its own limit, and the general parser
