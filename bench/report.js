@@ -33,6 +33,9 @@ function header(meta) {
     `kvstore benchmark — ${meta.date}`,
     `machine: ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memGiB} GiB RAM, ${meta.machine.os}`,
     `node:    every server on Node ${meta.serverNode}; the harness and autocannon on Node ${meta.machine.node}`,
+    ...(meta.alsoNode
+      ? [`also:    every GET/PUT c1/c50 server a second time, on Node ${meta.alsoNode}`]
+      : []),
     `commit:  ${meta.commit}; NestJS ${meta.nest}`,
     ...meta.baselines.map((baseline) => `baseline: ${baseline}`),
     `server:  ${meta.target}; adapters: ${meta.adapters.join(', ')}; LOG_LEVEL=${meta.logLevel}`,

@@ -147,6 +147,7 @@ function dirBytes(dir) {
  * @param {number} [spec.readyTimeoutMs]
  * @param {boolean} [spec.drainStdout] read stdout and count its bytes without keeping them
  * @param {string[]} [spec.wrapper] a command that runs the server's node (valgrind), same pid
+ * @param {{path: string}} [spec.node] the Node binary (default: the project's, serverNode())
  */
 async function startServer(spec) {
   const port = await freePort();
@@ -166,7 +167,7 @@ async function startServer(spec) {
   // `node` directly (not npm) so that child.pid is the server itself: RSS and signals reach it.
   const [command, ...args] = [
     ...(spec.wrapper || []),
-    serverNode().path,
+    (spec.node || serverNode()).path,
     '-r',
     PARENT_GUARD,
     spec.entry,
