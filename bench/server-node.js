@@ -19,7 +19,9 @@ let cached = null;
 /** { path, version, shown }: a Node binary, its `node --version`, and how the header names it. */
 function nodeBinary(file) {
   const version = execFileSync(file, ['--version'], { encoding: 'utf8' }).trim();
-  return { path: file, version, shown: `${version} (${path.relative(ROOT, file) || file})` };
+  const relative = path.relative(ROOT, file);
+  const shown = relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+  return { path: file, version, shown: `${version} (${shown})` };
 }
 
 /** The project's Node 24 (node_modules/.bin/node), which every server runs on by default. */
