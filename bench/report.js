@@ -19,6 +19,8 @@ function fmtMs(ms) {
   return Math.round(ms).toLocaleString('en-US');
 }
 
+const fmtUs = (us) => (us === null || us === undefined ? '-' : us.toFixed(0));
+
 const fmtMb = (mb) => (mb === null || mb === undefined ? '-' : mb.toFixed(0));
 
 function fmtBytes(bytes) {
@@ -54,6 +56,7 @@ const COLUMNS = [
   { title: 'req/s', get: (r) => fmtInt(r.rps), right: true },
   { title: 'p50 ms', get: (r) => fmtMs(r.p50), right: true },
   { title: 'p99 ms', get: (r) => fmtMs(r.p99), right: true },
+  { title: 'CPU µs/req', get: (r) => fmtUs(r.cpuUs), right: true },
   { title: 'RSS MB', get: (r) => fmtMb(r.rssMb), right: true },
   { title: 'ratio', get: (r) => r.ratioText || '-', right: true },
   { title: 'detail', get: (r) => r.detail || '' },

@@ -110,6 +110,21 @@ function rssMb(pid) {
   }
 }
 
+/**
+ * CPU seconds a process has used so far, every thread (JavaScript, GC, compiler, libuv) in user
+ * and kernel mode, from /proc (Linux; its clock ticks are USER_HZ, 100 a second); null elsewhere.
+ */
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Bytes under a directory, recursively (the on-disk size of a file store). */
 function dirBytes(dir) {
   let total = 0;
@@ -357,6 +372,7 @@ function indent(text) {
 
 module.exports = {
   HOST,
+  cpuSeconds,
   dirBytes,
   freePort,
   httpRequest,

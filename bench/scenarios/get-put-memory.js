@@ -56,13 +56,21 @@ function memoryScenario(name, connections, makeWorkload) {
     const againstTeaching = (stat) =>
       teaching.rps
         ? [
-            `${times(stat.rps, teaching.rps)} teaching-store, ${latency} ${times(stat[latency], teaching[latency])} its`,
+            `${times(stat.rps, teaching.rps)} teaching-store, ${latency} ${times(stat[latency], teaching[latency])} its` +
+              (stat.cpuUs && teaching.cpuUs
+                ? `, CPU per answer ${times(stat.cpuUs, teaching.cpuUs)} its`
+                : ''),
           ]
         : [];
     const againstFloor = (stat, adapter) => {
       const floor = floorStat(adapter);
       return floor && floor.rps
-        ? [`${times(stat.rps, floor.rps)} nest-floor/${adapter || 'express'}`]
+        ? [
+            `${times(stat.rps, floor.rps)} nest-floor/${adapter || 'express'}` +
+              (stat.cpuUs && floor.cpuUs
+                ? ` (CPU per answer ${times(stat.cpuUs, floor.cpuUs)} its)`
+                : ''),
+          ]
         : [];
     };
 
@@ -89,6 +97,9 @@ function memoryScenario(name, connections, makeWorkload) {
         const current = kvStats[i];
         const detail = [
           ...(current.rps ? [`this checkout is ${times(current.rps, stat.rps)} it`] : []),
+          ...(current.cpuUs && stat.cpuUs
+            ? [`CPU per answer ${times(current.cpuUs, stat.cpuUs)} its`]
+            : []),
           ...againstTeaching(stat),
           `${build.commit}: ${build.subject}`,
         ];
@@ -114,6 +125,9 @@ function memoryScenario(name, connections, makeWorkload) {
         same.rps && stat.rps
           ? [
               `${twin.of.label} on ${projectNode} is ${times(same.rps, stat.rps)} it, ${latency} ${fmtMs(same[latency])} against ${fmtMs(stat[latency])} ms`,
+              ...(same.cpuUs && stat.cpuUs
+                ? [`CPU per answer ${times(same.cpuUs, stat.cpuUs)} its`]
+                : []),
             ]
           : [];
       rows.push(throughputRow(name, twin.server, stat, { base: ref, baseName: 'ref', detail }));
