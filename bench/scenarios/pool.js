@@ -66,9 +66,14 @@ async function startPool(ctx, filePolicies, floorAdapters = []) {
     ...floorAdapters.map((adapter) => () => startFloor(ctx, adapter, node)),
   ];
   const memoryStarting = startAll(memoryStarters());
-  // A twin that cannot start on the other Node (a build that needs a newer one) costs its row only.
+  // A twin that cannot start on the other Node (a build that needs a newer one) costs its row
+  // only. Twins start once the others are up: ten Nest servers starting at once on the two
+  // loaded cores took kvstore past its 30 s start-up limit.
   const twinsStarting = ctx.otherNode
-    ? Promise.allSettled(memoryStarters(ctx.otherNode).map((start) => start()))
+    ? memoryStarting.then(
+        () => Promise.allSettled(memoryStarters(ctx.otherNode).map((start) => start())),
+        () => [],
+      )
     : Promise.resolve([]);
   const [fileStarts, twinStarts, memory] = await Promise.all([
     fileStarting,
