@@ -30,7 +30,8 @@ const {
 } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
 
-const port = Number(process.env.PORT) || 4000;
+// PORT=0: any free port (bench/profile.js), named in the listening line.
+const port = process.env.PORT === undefined ? 4000 : Number(process.env.PORT);
 const host = process.env.HOST || '127.0.0.1';
 const adapterName = (process.env.HTTP_ADAPTER || 'fastify').trim().toLowerCase();
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -111,7 +112,10 @@ async function createApp() {
 createApp()
   .then(async (app) => {
     await app.listen(port, host);
-    process.stdout.write(`nest-floor listening on http://${host}:${port} (http: ${adapterName})\n`);
+    const { port: bound } = app.getHttpServer().address();
+    process.stdout.write(
+      `nest-floor listening on http://${host}:${bound} (http: ${adapterName})\n`,
+    );
   })
   .catch((error) => {
     process.stderr.write(`nest-floor: ${error.stack || error.message}\n`);

@@ -19,6 +19,8 @@ function fmtMs(ms) {
   return Math.round(ms).toLocaleString('en-US');
 }
 
+const fmtUs = (us) => (us === null || us === undefined ? '-' : us.toFixed(0));
+
 const fmtMb = (mb) => (mb === null || mb === undefined ? '-' : mb.toFixed(0));
 
 function fmtBytes(bytes) {
@@ -33,6 +35,9 @@ function header(meta) {
     `kvstore benchmark — ${meta.date}`,
     `machine: ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${meta.machine.memGiB} GiB RAM, ${meta.machine.os}`,
     `node:    every server on Node ${meta.serverNode}; the harness and autocannon on Node ${meta.machine.node}`,
+    ...(meta.alsoNode
+      ? [`also:    every GET/PUT c1/c50 server a second time, on Node ${meta.alsoNode}`]
+      : []),
     `commit:  ${meta.commit}; NestJS ${meta.nest}`,
     ...meta.baselines.map((baseline) => `baseline: ${baseline}`),
     `server:  ${meta.target}; adapters: ${meta.adapters.join(', ')}; LOG_LEVEL=${meta.logLevel}`,
@@ -51,6 +56,7 @@ const COLUMNS = [
   { title: 'req/s', get: (r) => fmtInt(r.rps), right: true },
   { title: 'p50 ms', get: (r) => fmtMs(r.p50), right: true },
   { title: 'p99 ms', get: (r) => fmtMs(r.p99), right: true },
+  { title: 'CPU µs/req', get: (r) => fmtUs(r.cpuUs), right: true },
   { title: 'RSS MB', get: (r) => fmtMb(r.rssMb), right: true },
   { title: 'ratio', get: (r) => r.ratioText || '-', right: true },
   { title: 'detail', get: (r) => r.detail || '' },

@@ -13,7 +13,7 @@ const os = require('node:os');
 const path = require('node:path');
 const report = require('./report');
 const { FSYNC_POLICIES, SCENARIOS, firstLine, startPool } = require('./scenarios');
-const { serverNode } = require('./server-node');
+const { otherNode, serverNode } = require('./server-node');
 const { installExitHandlers, liveChildCount, stopServer } = require('./servers');
 
 const ROOT = path.resolve(__dirname, '..');
@@ -46,6 +46,10 @@ const HELP = `Usage: npm run bench [-- options]      (or: node bench/run.js [opt
   --baseline=DIR[,DIR]    also measure an older build: a checkout of another commit with its own
                           npm ci and npm run build done; its dist/main.js runs from DIR (its own
                           node_modules) on the same Node, as a peer in GET/PUT c1/c50 and put-file
+  --also-node=FILE        also run every GET/PUT c1/c50 server (reference, teaching store, kvstore,
+                          baselines, floor) on this Node binary, e.g. /usr/bin/node, interleaved
+                          with the same servers on the project's Node; one that cannot start
+                          there is left out with a note
   --list                  list the scenarios and exit
 
 Scenarios:
@@ -77,6 +81,7 @@ function parseArgs(argv) {
     'target',
     'entry',
     'baseline',
+    'also-node',
   ];
   for (const name of Object.keys(args))
     if (!known.includes(name)) throw new Error(`unknown option --${name} (see --help)`);
@@ -283,6 +288,9 @@ async function main() {
       : 2.5;
   const keys = args.keys ? parseCount(args.keys) : 1000000;
   const baselines = parseBaselines(args.baseline);
+  if (args['also-node'] === true)
+    throw new Error('--also-node needs a file: --also-node=/usr/bin/node');
+  const alsoNode = args['also-node'] === undefined ? null : otherNode(String(args['also-node']));
   if (baselines.length > 0 && args.target === 'reference')
     throw new Error('--baseline and --target=reference: give one of them');
   const opts = {
@@ -324,6 +332,7 @@ async function main() {
       loadAverage1m: load,
     },
     serverNode: serverNode().shown,
+    alsoNode: alsoNode ? alsoNode.shown : null,
     nest: NEST_VERSION,
     baselines: baselines.map((b) => `${b.name} (${b.dir}, NestJS ${b.nest}): ${b.subject}`),
     commit: gitDescription(),
@@ -357,6 +366,7 @@ async function main() {
     floorEntry: FLOOR_ENTRY,
     teachingEntry: TEACHING_ENTRY,
     baselines,
+    otherNode: alsoNode,
     nestVersion: NEST_VERSION,
     kvName: args.target === 'reference' ? 'ref-as-kvstore' : 'kvstore',
     adapters,

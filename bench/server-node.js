@@ -16,7 +16,15 @@ const PROJECT_NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
 
 let cached = null;
 
-/** { path, version, shown }: the binary, its `node --version`, and how the header names it. */
+/** { path, version, shown }: a Node binary, its `node --version`, and how the header names it. */
+function nodeBinary(file) {
+  const version = execFileSync(file, ['--version'], { encoding: 'utf8' }).trim();
+  const relative = path.relative(ROOT, file);
+  const shown = relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+  return { path: file, version, shown: `${version} (${shown})` };
+}
+
+/** The project's Node 24 (node_modules/.bin/node), which every server runs on by default. */
 function serverNode() {
   if (cached) return cached;
   if (!fs.existsSync(PROJECT_NODE)) {
@@ -24,13 +32,22 @@ function serverNode() {
       `${path.relative(ROOT, PROJECT_NODE)} not found: run "npm ci" (the devDependency "node" puts Node 24 there)`,
     );
   }
-  const version = execFileSync(PROJECT_NODE, ['--version'], { encoding: 'utf8' }).trim();
-  cached = {
-    path: PROJECT_NODE,
-    version,
-    shown: `${version} (${path.relative(ROOT, PROJECT_NODE)})`,
-  };
+  cached = nodeBinary(PROJECT_NODE);
   return cached;
 }
 
-module.exports = { serverNode };
+/**
+ * --also-node=FILE: another Node binary (the system's /usr/bin/node) that the GET/PUT servers
+ * also run on, beside the same servers on the project's Node, to measure what the runtime alone
+ * changes in one run.
+ */
+function otherNode(file) {
+  const resolved = path.resolve(file);
+  if (!fs.existsSync(resolved)) throw new Error(`--also-node: ${resolved} not found`);
+  const node = nodeBinary(resolved);
+  if (node.version === serverNode().version)
+    throw new Error(`--also-node: ${resolved} is ${node.version}, the servers' own Node`);
+  return node;
+}
+
+module.exports = { otherNode, serverNode };

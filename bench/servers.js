@@ -110,6 +110,21 @@ function rssMb(pid) {
   }
 }
 
+/**
+ * CPU seconds a process has used so far, every thread (JavaScript, GC, compiler, libuv) in user
+ * and kernel mode, from /proc (Linux; its clock ticks are USER_HZ, 100 a second); null elsewhere.
+ */
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 /** Bytes under a directory, recursively (the on-disk size of a file store). */
 function dirBytes(dir) {
   let total = 0;
@@ -147,6 +162,7 @@ function dirBytes(dir) {
  * @param {number} [spec.readyTimeoutMs]
  * @param {boolean} [spec.drainStdout] read stdout and count its bytes without keeping them
  * @param {string[]} [spec.wrapper] a command that runs the server's node (valgrind), same pid
+ * @param {{path: string}} [spec.node] the Node binary (default: the project's, serverNode())
  */
 async function startServer(spec) {
   const port = await freePort();
@@ -166,7 +182,7 @@ async function startServer(spec) {
   // `node` directly (not npm) so that child.pid is the server itself: RSS and signals reach it.
   const [command, ...args] = [
     ...(spec.wrapper || []),
-    serverNode().path,
+    (spec.node || serverNode()).path,
     '-r',
     PARENT_GUARD,
     spec.entry,
@@ -356,6 +372,7 @@ function indent(text) {
 
 module.exports = {
   HOST,
+  cpuSeconds,
   dirBytes,
   freePort,
   httpRequest,

@@ -17,7 +17,8 @@
 
 const http = require('node:http');
 
-const port = Number(process.env.PORT) || 4000;
+// PORT=0: any free port (bench/profile.js), named in the listening line.
+const port = process.env.PORT === undefined ? 4000 : Number(process.env.PORT);
 const host = process.env.HOST || '127.0.0.1';
 
 const store = new Map();
@@ -74,7 +75,9 @@ const server = http.createServer((req, res) => {
   send(res, 404, { error: 'Not found' });
 });
 
-server.listen(port, host, () => console.log(`teaching store listening on http://${host}:${port}`));
+server.listen(port, host, () =>
+  console.log(`teaching store listening on http://${host}:${server.address().port}`),
+);
 
 // Exit promptly on SIGTERM, so the harness never waits on us.
 process.on('SIGTERM', () => {

@@ -7,6 +7,6 @@ import { setupOpenApi } from './openapi/openapi.setup';
 /** Everything done to a created application before it listens: shared by main and the tests. */
 export function configureApp(app: INestApplication, config: AppConfig): void {
   const metrics = config.metricsEnabled ? app.get(MetricsService) : undefined;
-  configureHttpPlatform(app, config, metrics?.observeRequest.bind(metrics));
+  configureHttpPlatform(app, config, metrics?.observerFor.bind(metrics));
   setupOpenApi(app);
 }

@@ -4,6 +4,8 @@
 
 const { interleave, throughputRow } = require('./interleave');
 const { POOL_KEYS } = require('./pool');
+const { fmtMs } = require('../report');
+const { serverNode } = require('../server-node');
 
 const times = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : null);
 
@@ -13,18 +15,32 @@ const times = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : null);
  * A kvstore row also says how it compares with the teaching store (throughput, and the latency
  * the issue's targets name: p50 at one connection, p99 at fifty) and with the floor on its
  * adapter: the part of the distance to the reference that NestJS does not explain. A baseline
- * row says how it compares with this checkout's kvstore on the same adapter.
+ * row says how it compares with this checkout's kvstore on the same adapter. With --also-node,
+ * every one of them also runs on that Node, interleaved with the rest, and its row says how the
+ * same server on the project's Node compares with it: what the runtime alone changes.
  */
 function memoryScenario(name, connections, makeWorkload) {
   return async (ctx) => {
     const pool = await ctx.pool();
     const baselineServers = pool.baselines.flatMap((b) => b.kv);
-    const targets = [pool.reference, pool.teaching, ...pool.kv, ...baselineServers, ...pool.floor];
+    const ownTargets = [
+      pool.reference,
+      pool.teaching,
+      ...pool.kv,
+      ...baselineServers,
+      ...pool.floor,
+    ];
+    // Each twin runs right after the same server on the project's Node, so that the machine's
+    // drift falls on both alike.
+    const twinOf = new Map(pool.twins.map((twin) => [twin.of, twin.server]));
+    const targets = ownTargets.flatMap((t) => (twinOf.has(t) ? [t, twinOf.get(t)] : [t]));
     const workload = makeWorkload(POOL_KEYS);
-    const stats = await interleave(ctx, name, targets, {
+    const measured = await interleave(ctx, name, targets, {
       connections,
       workloadFor: () => workload,
     });
+    const statOf = new Map(targets.map((t, i) => [t, measured[i]]));
+    const stats = ownTargets.map((t) => statOf.get(t));
     const [ref, teaching] = stats;
     const kvStats = stats.slice(2, 2 + pool.kv.length);
     const baselineStats = stats.slice(
@@ -40,13 +56,21 @@ function memoryScenario(name, connections, makeWorkload) {
     const againstTeaching = (stat) =>
       teaching.rps
         ? [
-            `${times(stat.rps, teaching.rps)} teaching-store, ${latency} ${times(stat[latency], teaching[latency])} its`,
+            `${times(stat.rps, teaching.rps)} teaching-store, ${latency} ${times(stat[latency], teaching[latency])} its` +
+              (stat.cpuUs && teaching.cpuUs
+                ? `, CPU per answer ${times(stat.cpuUs, teaching.cpuUs)} its`
+                : ''),
           ]
         : [];
     const againstFloor = (stat, adapter) => {
       const floor = floorStat(adapter);
       return floor && floor.rps
-        ? [`${times(stat.rps, floor.rps)} nest-floor/${adapter || 'express'}`]
+        ? [
+            `${times(stat.rps, floor.rps)} nest-floor/${adapter || 'express'}` +
+              (stat.cpuUs && floor.cpuUs
+                ? ` (CPU per answer ${times(stat.cpuUs, floor.cpuUs)} its)`
+                : ''),
+          ]
         : [];
     };
 
@@ -73,6 +97,9 @@ function memoryScenario(name, connections, makeWorkload) {
         const current = kvStats[i];
         const detail = [
           ...(current.rps ? [`this checkout is ${times(current.rps, stat.rps)} it`] : []),
+          ...(current.cpuUs && stat.cpuUs
+            ? [`CPU per answer ${times(current.cpuUs, stat.cpuUs)} its`]
+            : []),
           ...againstTeaching(stat),
           `${build.commit}: ${build.subject}`,
         ];
@@ -90,7 +117,23 @@ function memoryScenario(name, connections, makeWorkload) {
         detail.push('as fast as the reference: both probably held back by the load generator');
       rows.push(throughputRow(name, server, stat, { base: ref, baseName: 'ref', detail }));
     });
-    return { rows, notes: [] };
+    const projectNode = serverNode().version;
+    pool.twins.forEach((twin) => {
+      const stat = statOf.get(twin.server);
+      const same = statOf.get(twin.of);
+      const detail =
+        same.rps && stat.rps
+          ? [
+              `${twin.of.label} on ${projectNode} is ${times(same.rps, stat.rps)} it, ${latency} ${fmtMs(same[latency])} against ${fmtMs(stat[latency])} ms`,
+              ...(same.cpuUs && stat.cpuUs
+                ? [`CPU per answer ${times(same.cpuUs, stat.cpuUs)} its`]
+                : []),
+            ]
+          : [];
+      rows.push(throughputRow(name, twin.server, stat, { base: ref, baseName: 'ref', detail }));
+    });
+    const notes = pool.twinErrors.map((error) => `not measured on the other Node: ${error}`);
+    return { rows, notes };
   };
 }
 

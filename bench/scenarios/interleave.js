@@ -7,14 +7,16 @@
 
 const { median, runLoad } = require('../load');
 const { fmtInt, fmtMs } = require('../report');
-const { rssMb, sleep } = require('../servers');
+const { cpuSeconds, rssMb, sleep } = require('../servers');
 
 /**
  * Measures every target with the same load, interleaved (A B C, A B C, ...) so that drift of
  * the machine (thermal, other tenants) spreads over all of them instead of biasing one; with
  * `alternate`, every other run goes backwards (A B C, C B A, ...), so that a steady drift (a
  * server still warming up) favours neither of two neighbours over the runs.
- * Returns, per target, the median req/s, p50 and p99 over the runs, and RSS after its last run.
+ * Returns, per target, the median req/s, p50 and p99 over the runs, the median CPU time the
+ * server used per answer (all its threads; other processes on the machine do not change it the
+ * way they change req/s), and RSS after its last run.
  */
 async function interleave(
   ctx,
@@ -39,12 +41,14 @@ async function interleave(
     if (alternate && r % 2 === 1) order.reverse();
     for (const t of order) {
       const target = targets[t];
+      const cpuBefore = cpuSeconds(target.pid);
       const run = await runLoad({
         url: target.url,
         connections,
         durationSec,
         workload: workloadFor(target),
       });
+      const cpuAfter = cpuSeconds(target.pid);
       if (r === runs - 1) stats[t].rssMb = rssMb(target.pid);
       stats[t].runs.push({
         rps: run.rps,
@@ -55,6 +59,10 @@ async function interleave(
         non2xx: run.non2xx,
         errors: run.errors,
         statusCounts: run.statusCounts,
+        cpuUs:
+          cpuBefore === null || cpuAfter === null || run.total === 0
+            ? null
+            : ((cpuAfter - cpuBefore) * 1e6) / run.total,
       });
       ctx.log(
         `[${scenario}] run ${r + 1}/${runs} ${target.label}: ${fmtInt(run.rps)} req/s, p50 ${fmtMs(run.p50)} ms, p99 ${fmtMs(run.p99)} ms` +
@@ -69,6 +77,7 @@ async function interleave(
     rps: median(s.runs.map((x) => x.rps)),
     p50: median(s.runs.map((x) => x.p50)),
     p99: median(s.runs.map((x) => x.p99)),
+    cpuUs: s.runs.some((x) => x.cpuUs === null) ? null : median(s.runs.map((x) => x.cpuUs)),
     non2xx: s.runs.reduce((sum, x) => sum + x.non2xx, 0),
     errors: s.runs.reduce((sum, x) => sum + x.errors, 0),
   }));
@@ -86,6 +95,7 @@ function throughputRow(scenario, target, stat, { base, baseName, detail = [] } =
     rps: stat.rps,
     p50: stat.p50,
     p99: stat.p99,
+    cpuUs: stat.cpuUs,
     rssMb: stat.rssMb,
     ratio,
     ratioBase: baseName || null,

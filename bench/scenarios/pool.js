@@ -5,9 +5,11 @@
  * --baseline build per adapter), 10,000 keys each, kept running across the GET/PUT scenarios,
  * with the framework floor per adapter when a scenario shows it; and, when put-file runs, its
  * file-store servers (the baselines' too), started and filled at the same time so that their
- * start-up and preload overlap with the others'.
+ * start-up and preload overlap with the others'. With --also-node, each in-memory server also
+ * runs on that Node binary (its twin), where it starts at all.
  */
 
+const { firstLine } = require('./format');
 const { fmtMs } = require('../report');
 const { stopServer } = require('../servers');
 const {
@@ -53,30 +55,52 @@ async function startPool(ctx, filePolicies, floorAdapters = []) {
       ),
     ),
   );
-  const memoryStarting = startAll([
-    () => startReference(ctx),
-    () => startTeaching(ctx),
-    ...ctx.adapters.map((adapter) => () => startKv(ctx, adapter)),
+  // The in-memory servers, on the project's Node or (node given) on --also-node's.
+  const memoryStarters = (node) => [
+    () => startReference(ctx, 0, node),
+    () => startTeaching(ctx, node),
+    ...ctx.adapters.map((adapter) => () => startKv(ctx, adapter, {}, { node })),
     ...ctx.baselines.flatMap((build) =>
-      ctx.adapters.map((adapter) => () => startKv(ctx, adapter, {}, { build })),
+      ctx.adapters.map((adapter) => () => startKv(ctx, adapter, {}, { build, node })),
     ),
-    ...floorAdapters.map((adapter) => () => startFloor(ctx, adapter)),
-  ]);
-  const [fileStarts, memory] = await Promise.all([
+    ...floorAdapters.map((adapter) => () => startFloor(ctx, adapter, node)),
+  ];
+  const memoryStarting = startAll(memoryStarters());
+  // A twin that cannot start on the other Node (a build that needs a newer one) costs its row
+  // only. Twins start once the others are up: ten Nest servers starting at once on the two
+  // loaded cores took kvstore past its 30 s start-up limit.
+  const twinsStarting = ctx.otherNode
+    ? memoryStarting.then(
+        () => Promise.allSettled(memoryStarters(ctx.otherNode).map((start) => start())),
+        () => [],
+      )
+    : Promise.resolve([]);
+  const [fileStarts, twinStarts, memory] = await Promise.all([
     fileStarting,
+    twinsStarting,
     memoryStarting.catch(async (error) => {
-      const started = await fileStarting;
+      const started = [...(await fileStarting), ...(await twinsStarting)];
       await stopAll(started.filter((f) => f.status === 'fulfilled').map((f) => f.value));
       throw error;
     }),
   ]);
+  /** Per twin: the server on the other Node and the same server (`of`) on the project's. */
+  const twins = [];
+  const twinErrors = [];
+  twinStarts.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') twins.push({ server: outcome.value, of: memory[i] });
+    else
+      twinErrors.push(
+        `${memory[i].label} @${ctx.otherNode.version}: ${firstLine(outcome.reason.message)}`,
+      );
+  });
   const file = new Map();
   const fileErrors = new Map();
   fileStarts.forEach((outcome, i) => {
     if (outcome.status === 'fulfilled') file.set(fileSpecs[i].key, outcome.value);
     else fileErrors.set(fileSpecs[i].key, outcome.reason);
   });
-  const servers = [...memory, ...file.values()];
+  const servers = [...memory, ...file.values(), ...twins.map((twin) => twin.server)];
   for (const server of servers)
     ctx.log(
       `${server.label}: ready in ${fmtMs(server.startMs)} ms (pid ${server.pid}, port ${server.port})`,
@@ -97,6 +121,15 @@ async function startPool(ctx, filePolicies, floorAdapters = []) {
       stopServer(server).catch(() => undefined);
     }
   });
+  twins.forEach((twin, i) => {
+    const outcome = fills[servers.length - twins.length + i];
+    if (outcome.status === 'rejected') {
+      twinErrors.push(`${twin.server.label}: ${firstLine(outcome.reason.message)}`);
+      stopServer(twin.server).catch(() => undefined);
+      twin.failed = true;
+    }
+  });
+  const liveTwins = twins.filter((twin) => !twin.failed);
   const kvCount = ctx.adapters.length;
   const baselineCount = ctx.baselines.length * kvCount;
   return {
@@ -111,7 +144,9 @@ async function startPool(ctx, filePolicies, floorAdapters = []) {
     floor: memory.slice(2 + kvCount + baselineCount),
     file,
     fileErrors,
-    all: () => [...memory, ...file.values()],
+    twins: liveTwins,
+    twinErrors,
+    all: () => [...memory, ...file.values(), ...liveTwins.map((twin) => twin.server)],
   };
 }
 

@@ -16,17 +16,23 @@ const FILE_DEFAULT_ENV = { STORAGE: 'file', FSYNC: 'everysec' };
 /** --target=reference puts the reference server in kvstore's slot: it has no DATA_DIR to load. */
 const isSelfTest = (ctx) => ctx.kvstoreEntry === ctx.referenceEntry;
 const kvLabel = (ctx, adapter) => (adapter ? `${ctx.kvName}/${adapter}` : ctx.kvName);
+/** A server on --also-node's binary: `teaching-store @v20.20.2`. */
+const nodeLabel = (label, node) => (node ? `${label} @${node.version}` : label);
 
 /**
  * kvstore on one adapter (null: the server's default), in memory unless `env` says otherwise.
- * @param {{label?: string, seedDir?: string, readyTimeoutMs?: number, build?: object}} [extra]
+ * @param {{label?: string, seedDir?: string, readyTimeoutMs?: number, build?: object, node?: object}} [extra]
  *   build: one of ctx.baselines, an older build run instead of this checkout's (from its own
- *   directory, so that it loads its own node_modules)
+ *   directory, so that it loads its own node_modules); node: another Node binary (--also-node)
  */
 function startKv(ctx, adapter, env = {}, extra = {}) {
-  const { build } = extra;
+  const { build, node } = extra;
   return startServer({
-    label: extra.label || (build ? baselineLabel(build, adapter) : kvLabel(ctx, adapter)),
+    label: nodeLabel(
+      extra.label || (build ? baselineLabel(build, adapter) : kvLabel(ctx, adapter)),
+      node,
+    ),
+    node,
     entry: build ? build.entry : ctx.kvstoreEntry,
     cwd: build ? build.dir : ctx.root,
     env: {
@@ -41,9 +47,10 @@ function startKv(ctx, adapter, env = {}, extra = {}) {
 }
 
 /** The reference server, holding keys [0, prefillKeys) from the start when asked. */
-function startReference(ctx, prefillKeys = 0) {
+function startReference(ctx, prefillKeys = 0, node = undefined) {
   return startServer({
-    label: 'reference',
+    label: nodeLabel('reference', node),
+    node,
     entry: ctx.referenceEntry,
     cwd: ctx.root,
     env: prefillKeys > 0 ? { PREFILL_KEYS: String(prefillKeys) } : {},
@@ -58,9 +65,10 @@ const baselineLabel = (build, adapter) => (adapter ? `${build.name}/${adapter}` 
  * The classic teaching store (teaching-store-server.js), with its log line per operation going
  * to a pipe the harness drains.
  */
-function startTeaching(ctx) {
+function startTeaching(ctx, node = undefined) {
   return startServer({
-    label: 'teaching-store',
+    label: nodeLabel('teaching-store', node),
+    node,
     entry: ctx.teachingEntry,
     cwd: ctx.root,
     drainStdout: true,
@@ -70,9 +78,10 @@ function startTeaching(ctx) {
 /**
  * The framework floor (nest-floor-server.js): the minimal NestJS app over a Map, on one adapter.
  */
-function startFloor(ctx, adapter) {
+function startFloor(ctx, adapter, node = undefined) {
   return startServer({
-    label: `nest-floor/${adapter}`,
+    label: nodeLabel(`nest-floor/${adapter}`, node),
+    node,
     entry: ctx.floorEntry,
     cwd: ctx.root,
     env: { HTTP_ADAPTER: adapter },

@@ -4,7 +4,7 @@ import { TXN_PATH } from '../common/filters/http-error';
 import { AppConfig } from '../config/app-config';
 import { contentCodingOf, unsupportedContentEncoding } from './content-coding';
 import { afterPreviousAnswer } from './pipelined-requests';
-import { ResponseObserver } from './response-observer';
+import { ResponseObserver, RouteObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
 import { protectedModeRefusal } from './protected-mode';
 import { requestCameOverTls, securityHeadersFor } from './security-headers';
@@ -76,17 +76,23 @@ function refuseOutsideLoopback(request: Request, response: Response): boolean {
   return true;
 }
 
-function observeResponses(observe: ResponseObserver) {
-  const templates = new Map<string, string>();
+function observeResponses(observerFor: ResponseObserver) {
+  // Per Express route path, then per method: the observer of its template.
+  const observers = new Map<string, Map<string, RouteObserver>>();
   return (request: Request, response: Response, next: NextFunction) => {
     const started = performance.now();
     response.once('finish', () => {
       // Express sets request.route when a route matched; unmatched requests are not observed.
       const path: unknown = (request.route as { path?: unknown } | undefined)?.path;
       if (typeof path !== 'string') return;
-      let route = templates.get(path);
-      if (route === undefined) templates.set(path, (route = toRouteTemplate(path)));
-      observe(request.method, route, response.statusCode, (performance.now() - started) / 1000);
+      let byMethod = observers.get(path);
+      if (byMethod === undefined) observers.set(path, (byMethod = new Map()));
+      let observe = byMethod.get(request.method);
+      if (observe === undefined) {
+        observe = observerFor(request.method, toRouteTemplate(path));
+        byMethod.set(request.method, observe);
+      }
+      observe(response.statusCode, (performance.now() - started) / 1000);
     });
     next();
   };

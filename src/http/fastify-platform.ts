@@ -5,8 +5,9 @@ import { bodyLimitsOf, isTxnPath, toHttpError } from '../common/filters/http-err
 import { AppConfig } from '../config/app-config';
 import { logsEveryRequest, requestId } from '../logging/request-id';
 import { contentCodingOf, decodeBody, unsupportedContentEncoding } from './content-coding';
+import { AnyOriginCors } from './cors-policy';
 import { orderPipelinedRequests } from './pipelined-requests';
-import { ResponseObserver } from './response-observer';
+import { ResponseObserver, RouteObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
 import { protectedModeRefusal } from './protected-mode';
 import { apiSecurityHeaders, requestCameOverTls, securityHeadersFor } from './security-headers';
@@ -32,6 +33,7 @@ export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter 
 }
 
 const FALLBACK_ERROR = { status: 400, body: { error: 'Bad request' } };
+const JSON_TYPE = 'application/json; charset=utf-8';
 // Answered before TRUST_PROXY could be read: the plain-HTTP set is the safe one.
 const FRAMEWORK_ERROR_HEADERS = apiSecurityHeaders(false);
 
@@ -79,10 +81,12 @@ class WildcardFastifyAdapter extends FastifyAdapter {
   }
 }
 
+/** anyOrigin: CORS_ORIGIN=*, answered here; otherwise app.enableCors() sends the CORS headers. */
 export function configureFastify(
   app: NestFastifyApplication,
   config: AppConfig,
   observeResponse: ResponseObserver | undefined,
+  anyOrigin: AnyOriginCors | undefined,
 ): void {
   const adapter = app.getHttpAdapter() as unknown as WildcardFastifyAdapter;
   const fastify = adapter.getInstance();
@@ -91,22 +95,34 @@ export function configureFastify(
     if (isTxnPath(route.url)) route.bodyLimit = config.maxTxnBytes;
   });
   const { protectedMode, trustProxy } = config;
-  // Nest's own slot runs before every other hook, CORS's included, so preflights get them too,
-  // and a request refused by protected mode gets no CORS headers.
+  // Nest's own slot runs before every other hook, @fastify/cors's included, so preflights get
+  // the security headers too, and a request refused by protected mode gets no CORS headers.
   adapter.setOnRequestHook((request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const overTls = trustProxy && requestCameOverTls(request.headers['x-forwarded-proto']);
-    void reply.headers(securityHeadersFor(request.url, overTls));
+    const security = securityHeadersFor(request.url, overTls);
     const refusal = protectedMode
       ? protectedModeRefusal(request.raw.socket.remoteAddress, request.headers.host, request.url)
       : undefined;
-    if (refusal === undefined) return done();
-    void reply.status(403).type('application/json; charset=utf-8').send(refusal);
+    if (refusal !== undefined) {
+      void reply.headers(security).status(403).type(JSON_TYPE).send(refusal);
+    } else if (anyOrigin === undefined) {
+      void reply.headers(security);
+      done();
+    } else if (request.method === 'OPTIONS') {
+      void reply.headers(anyOrigin.preflight(security)).status(204).send();
+    } else {
+      void reply.headers(anyOrigin.answer(security));
+      done();
+    }
   });
   orderPipelinedRequests(fastify);
   fastify.addHook('onRequest', (request, _reply, done) => {
     // The contract parses JSON whatever the Content-Type says; Fastify would refuse a malformed
-    // one (415) before any parser ran, so the header is set aside.
-    delete request.headers['content-type'];
+    // one (415) before any parser ran, so the header is set aside. Set to undefined (what
+    // Fastify tests for), not deleted: a delete turns the request's header object into a
+    // dictionary, slower for every header read after it.
+    const { headers } = request;
+    if (headers['content-type'] !== undefined) headers['content-type'] = undefined;
     done();
   });
   if (observeResponse) observeResponses(adapter, observeResponse);
@@ -125,16 +141,24 @@ export function configureFastify(
 }
 
 /**
- * Each of the application's routes gets its own onResponse hook, which knows its template: no
- * lookup per request. Requests that matched no route (404s) run no route hook, and are not
- * observed. Must be installed before the routes are registered (at init).
+ * Each of the application's routes gets its own onResponse hook, which knows its template and
+ * holds an observer per method: no lookup by route per request. Requests that matched no route
+ * (404s) run no route hook, and are not observed. Must be installed before the routes are
+ * registered (at init).
  */
-function observeResponses(adapter: WildcardFastifyAdapter, observe: ResponseObserver): void {
+function observeResponses(adapter: WildcardFastifyAdapter, observerFor: ResponseObserver): void {
   adapter.getInstance().addHook('onRoute', (route) => {
     const template = adapter.routeTemplates.get(route.url);
     if (template === undefined) return;
+    // A route serves more than one method when Fastify adds HEAD to a GET route.
+    const observers = new Map<string, RouteObserver>();
     const observeAnswer: onResponseHookHandler = (request, reply, done) => {
-      observe(request.method, template, reply.statusCode, reply.elapsedTime / 1000);
+      let observe = observers.get(request.method);
+      if (observe === undefined) {
+        observe = observerFor(request.method, template);
+        observers.set(request.method, observe);
+      }
+      observe(reply.statusCode, reply.elapsedTime / 1000);
       done();
     };
     route.onResponse = [route.onResponse ?? [], observeAnswer].flat();

@@ -3,6 +3,7 @@ import { AbstractHttpAdapter } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppConfig } from '../config/app-config';
+import { AnyOriginCors, corsOptions } from './cors-policy';
 import { configureExpress, createExpressAdapter } from './express-platform';
 import { configureFastify, createFastifyAdapter } from './fastify-platform';
 import { ResponseObserver } from './response-observer';
@@ -26,18 +27,14 @@ export function configureHttpPlatform(
   config: AppConfig,
   observeResponse: ResponseObserver | undefined,
 ): void {
+  const anyOrigin = config.corsOrigin === '*' ? new AnyOriginCors() : undefined;
   if (config.httpAdapter === 'fastify') {
-    configureFastify(app as NestFastifyApplication, config, observeResponse);
+    configureFastify(app as NestFastifyApplication, config, observeResponse, anyOrigin);
+    // With any origin allowed, the Fastify platform sends the CORS headers itself (see
+    // AnyOriginCors).
+    if (anyOrigin === undefined) app.enableCors(corsOptions(config));
   } else {
     configureExpress(app as NestExpressApplication, config, observeResponse);
+    app.enableCors(corsOptions(config));
   }
-  app.enableCors({
-    origin: config.corsOrigin === '*' ? '*' : config.corsOrigin.split(',').map((o) => o.trim()),
-    methods: ['GET', 'PUT', 'DELETE', 'POST'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'If-Match', 'If-None-Match', 'Last-Event-ID'],
-    exposedHeaders: ['ETag', 'X-Kv-Revision'],
-    // @fastify/cors answers an OPTIONS request without Origin with a plain-text 400; the
-    // cors package behind Express answers 204. Both platforms answer alike.
-    ...{ strictPreflight: false },
-  });
 }

@@ -43,15 +43,20 @@ describe('MetricsService', () => {
   });
 
   it('counts requests and their latency under one series per method, route and status', async () => {
-    metrics.observeRequest('GET', '/key/{key}', 200, 0.0004);
-    metrics.observeRequest('GET', '/key/{key}', 200, 0.002);
-    metrics.observeRequest('GET', '/key/{key}', 404, 0.0001);
+    const observe = metrics.observerFor('GET', '/key/{key}');
+    observe(200, 0.0004);
+    observe(200, 0.002);
+    observe(404, 0.0001);
+    metrics.observerFor('PUT', '/key/{key}')(200, 0.003);
     const text = await metrics.registry.metrics();
     expect(text).toMatch(
       /^http_requests_total\{method="GET",route="\/key\/\{key\}",status="200"\} 2$/m,
     );
     expect(text).toMatch(
       /^http_requests_total\{method="GET",route="\/key\/\{key\}",status="404"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^http_requests_total\{method="PUT",route="\/key\/\{key\}",status="200"\} 1$/m,
     );
     expect(text).toMatch(
       /^http_request_duration_seconds_bucket\{le="0\.0005",method="GET",route="\/key\/\{key\}",status="200"\} 1$/m,

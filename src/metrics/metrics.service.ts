@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { KvService, KvStats } from '../kv/kv.service';
 import { registerReplicationMetrics } from '../replication/replication-metrics';
 import { ReplicationStatus } from '../replication/replication-status';
+import { RouteObserver } from '../http/response-observer';
 import { StorageTelemetry } from '../storage/storage-telemetry';
 
 /** HTTP latency buckets in seconds: a key-value request is expected in well under 10 ms. */
@@ -23,7 +24,8 @@ interface RequestSeries {
 export class MetricsService {
   readonly registry = new Registry();
   private readonly latency: Histogram<string>;
-  private readonly series = new Map<string, RequestSeries>();
+  private readonly series: RequestSeries[] = [];
+  private readonly observers = new Map<string, RouteObserver>();
   private scrapeStats: Promise<KvStats> | undefined;
 
   constructor(
@@ -44,7 +46,7 @@ export class MetricsService {
       // the labels of every request.
       collect() {
         this.reset();
-        for (const { labels, count } of series.values()) this.inc(labels, count);
+        for (const { labels, count } of series) this.inc(labels, count);
       },
     });
     this.latency = new Histogram({
@@ -146,16 +148,33 @@ export class MetricsService {
     storage.onFsync((seconds) => fsync.observe(seconds));
   }
 
-  observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const key = `${method} ${route} ${status}`;
-    let series = this.series.get(key);
-    if (series === undefined) {
-      // Label lookups hash their values; bind each series once instead of on every request.
-      const labels = { method, route, status: String(status) };
-      series = { labels, count: 0, latency: this.latency.labels(labels) };
-      this.series.set(key, series);
-    }
-    series.count++;
-    series.latency.observe(seconds);
+  /**
+   * The observer of one method and route template, made once per route by the HTTP platform:
+   * per request it finds its series by the status alone (a small number-keyed map), where one
+   * shared observer would build and hash a `method route status` key for every request.
+   */
+  observerFor(method: string, route: string): RouteObserver {
+    // Fastify registers `/key` and `/key/*` for one template: they share the observer.
+    const name = `${method} ${route}`;
+    let observer = this.observers.get(name);
+    if (observer === undefined)
+      this.observers.set(name, (observer = this.newObserver(method, route)));
+    return observer;
+  }
+
+  private newObserver(method: string, route: string): RouteObserver {
+    const byStatus = new Map<number, RequestSeries>();
+    return (status, seconds) => {
+      let series = byStatus.get(status);
+      if (series === undefined) {
+        const labels = { method, route, status: String(status) };
+        // Label lookups hash their values; bind each series once instead of on every request.
+        series = { labels, count: 0, latency: this.latency.labels(labels) };
+        byStatus.set(status, series);
+        this.series.push(series);
+      }
+      series.count++;
+      series.latency.observe(seconds);
+    };
   }
 }
