@@ -110,6 +110,22 @@ function rssMb(pid) {
   }
 }
 
+/**
+ * CPU time a process has used so far (user + system, every thread) in ms, from /proc (Linux);
+ * null where that is unavailable. /proc counts it in USER_HZ ticks, 100 a second on Linux
+ * whatever the kernel's own tick rate (getconf CLK_TCK), so a 2.5 s run is read to 10 ms.
+ */
+function cpuMs(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields 14 and 15 (utime, stime), counted after the command name, which may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
+}
+
 /** Bytes under a directory, recursively (the on-disk size of a file store). */
 function dirBytes(dir) {
   let total = 0;
@@ -356,6 +372,7 @@ function indent(text) {
 
 module.exports = {
   HOST,
+  cpuMs,
   dirBytes,
   freePort,
   httpRequest,

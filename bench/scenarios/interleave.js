@@ -7,14 +7,16 @@
 
 const { median, runLoad } = require('../load');
 const { fmtInt, fmtMs } = require('../report');
-const { rssMb, sleep } = require('../servers');
+const { cpuMs, rssMb, sleep } = require('../servers');
 
 /**
  * Measures every target with the same load, interleaved (A B C, A B C, ...) so that drift of
  * the machine (thermal, other tenants) spreads over all of them instead of biasing one; with
  * `alternate`, every other run goes backwards (A B C, C B A, ...), so that a steady drift (a
  * server still warming up) favours neither of two neighbours over the runs.
- * Returns, per target, the median req/s, p50 and p99 over the runs, and RSS after its last run.
+ * Returns, per target, the median req/s, p50 and p99 over the runs, RSS after its last run, and
+ * the median CPU time the server used per answer (µs; `cpuUsPerReq`, null without /proc): unlike
+ * req/s, that hardly moves with the load other processes put on the machine.
  */
 async function interleave(
   ctx,
@@ -39,12 +41,18 @@ async function interleave(
     if (alternate && r % 2 === 1) order.reverse();
     for (const t of order) {
       const target = targets[t];
+      const cpuBefore = cpuMs(target.pid);
       const run = await runLoad({
         url: target.url,
         connections,
         durationSec,
         workload: workloadFor(target),
       });
+      const cpuAfter = cpuMs(target.pid);
+      const cpuSpent =
+        cpuBefore === null || cpuAfter === null || run.total === 0
+          ? null
+          : ((cpuAfter - cpuBefore) * 1000) / run.total;
       if (r === runs - 1) stats[t].rssMb = rssMb(target.pid);
       stats[t].runs.push({
         rps: run.rps,
@@ -55,9 +63,11 @@ async function interleave(
         non2xx: run.non2xx,
         errors: run.errors,
         statusCounts: run.statusCounts,
+        cpuUsPerReq: cpuSpent,
       });
       ctx.log(
         `[${scenario}] run ${r + 1}/${runs} ${target.label}: ${fmtInt(run.rps)} req/s, p50 ${fmtMs(run.p50)} ms, p99 ${fmtMs(run.p99)} ms` +
+          (cpuSpent === null ? '' : `, server CPU ${Math.round(cpuSpent)} µs/answer`) +
           (run.non2xx || run.errors ? ` (${run.non2xx} non-2xx, ${run.errors} errors)` : ''),
       );
       // Let closed connections drain before the next target starts.
@@ -69,6 +79,7 @@ async function interleave(
     rps: median(s.runs.map((x) => x.rps)),
     p50: median(s.runs.map((x) => x.p50)),
     p99: median(s.runs.map((x) => x.p99)),
+    cpuUsPerReq: median(s.runs.map((x) => x.cpuUsPerReq)),
     non2xx: s.runs.reduce((sum, x) => sum + x.non2xx, 0),
     errors: s.runs.reduce((sum, x) => sum + x.errors, 0),
   }));
