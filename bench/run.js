@@ -45,7 +45,8 @@ const HELP = `Usage: npm run bench [-- options]      (or: node bench/run.js [opt
   --entry=FILE            the kvstore entry point (default dist/main.js)
   --baseline=DIR[,DIR]    also measure an older build: a checkout of another commit with its own
                           npm ci and npm run build done; its dist/main.js runs from DIR (its own
-                          node_modules) on the same Node, as a peer in GET/PUT c1/c50 and put-file
+                          node_modules) on the same Node, as a peer in GET/PUT c1/c50, put-file
+                          and txn-c50
   --list                  list the scenarios and exit
 
 Scenarios:
