@@ -15,8 +15,9 @@ const { cpuMs, rssMb, sleep } = require('../servers');
  * `alternate`, every other run goes backwards (A B C, C B A, ...), so that a steady drift (a
  * server still warming up) favours neither of two neighbours over the runs.
  * Returns, per target, the median req/s, p50 and p99 over the runs, RSS after its last run, and
- * the median CPU time the server used per answer (µs; `cpuUsPerReq`, null without /proc): unlike
- * req/s, that hardly moves with the load other processes put on the machine.
+ * the median CPU time the server used per answer (µs; `cpuUsPerReq`, null without /proc): a view
+ * of a cost that does not count the time the server waited for the CPU. It still moves between
+ * runs and with the machine's load, so only ratios within a run mean anything.
  */
 async function interleave(
   ctx,

@@ -59,7 +59,7 @@ async function txnScenario(ctx) {
     rows.push(throughputRow('txn-c50', targets[i], putStat, { baseName: 'keys/s = req/s' }));
     const keysPerSec = txnStat.rps * KEYS_PER_TXN;
     const detail = [`${Math.round(keysPerSec)} keys written/s (${KEYS_PER_TXN} per transaction)`];
-    // Server CPU per answer barely moves with other processes' load, which req/s does.
+    // CPU per answer leaves out the time the server waited for the CPU, which req/s does not.
     if (putStat.cpuUsPerReq && txnStat.cpuUsPerReq) {
       const cpuRatio = (KEYS_PER_TXN * putStat.cpuUsPerReq) / txnStat.cpuUsPerReq;
       detail.push(
