@@ -6,12 +6,13 @@
  * by package and by function, counting only the samples taken while the load ran (start-up and
  * shutdown are left out).
  *
- *   npm run build && node bench/profile.js [--adapter=fastify] [--method=GET|PUT]
+ *   npm run build && node bench/profile.js [--adapter=fastify] [--method=GET|PUT|TXN]
  *     [--connections=50] [--seconds=5] [--top=25] [--entry=dist/main.js] [--keep=<dir>]
  *
  * Environment variables other than PORT, HOST and LOG_LEVEL pass through to the server (e.g.
  * STORAGE=file, METRICS_ENABLED=false). The profiler slows the server down: compare shares of
- * time between profiles, not req/s with the benchmark.
+ * time between profiles, not req/s with the benchmark. TXN is txn-c50's transaction (2 compares,
+ * 2 puts, POST /txn).
  */
 
 const { spawn } = require('node:child_process');
@@ -22,8 +23,11 @@ const { getWorkload, putWorkload, runLoad } = require('./load');
 const { keyName, valueFor } = require('./keys');
 const { preload } = require('./preload');
 const { serverNode } = require('./server-node');
+const { txnWorkload } = require('./scenarios/txn');
 
 const KEYS = 10000;
+const WORKLOADS = { GET: getWorkload, PUT: putWorkload, TXN: txnWorkload };
+const ROUTES = { GET: 'GET /key/{key}', PUT: 'PUT /key/{key}', TXN: 'POST /txn' };
 const LISTENING = /listening on http:\/\/[^:]+:(\d+)/;
 
 function parseArgs(argv) {
@@ -43,7 +47,7 @@ function parseArgs(argv) {
     options[name] = typeof options[name] === 'number' ? Number(value) : value;
   }
   options.method = options.method.toUpperCase();
-  if (!['GET', 'PUT'].includes(options.method)) throw new Error('--method must be GET or PUT');
+  if (!(options.method in WORKLOADS)) throw new Error('--method must be GET, PUT or TXN');
   return options;
 }
 
@@ -64,7 +68,7 @@ async function main() {
       path: (i) => `/key/${keyName(i)}`,
       body: valueFor,
     });
-    const workload = options.method === 'GET' ? getWorkload(KEYS) : putWorkload(KEYS);
+    const workload = WORKLOADS[options.method](KEYS);
     const url = `http://127.0.0.1:${server.port}`;
     // A second of warm-up, so that the profile shows optimised code rather than the JIT at work.
     await runLoad({ url, connections: options.connections, durationSec: 1, workload });
@@ -85,7 +89,7 @@ async function main() {
   const profile = JSON.parse(fs.readFileSync(path.join(profileDir, file), 'utf8'));
   const summary = summarise(profile, window.started, window.ended);
   console.log(
-    `${options.method} /key/{key}, ${options.connections} connections, ${options.seconds} s, ` +
+    `${ROUTES[options.method]}, ${options.connections} connections, ${options.seconds} s, ` +
       `HTTP_ADAPTER=${options.adapter}, Node ${serverNode().shown}: ${Math.round(window.rps)} req/s under the profiler; ` +
       `${summary.sampledMs.toFixed(0)} ms sampled in the load window`,
   );

@@ -45,7 +45,8 @@ const HELP = `Usage: npm run bench [-- options]      (or: node bench/run.js [opt
   --entry=FILE            the kvstore entry point (default dist/main.js)
   --baseline=DIR[,DIR]    also measure an older build: a checkout of another commit with its own
                           npm ci and npm run build done; its dist/main.js runs from DIR (its own
-                          node_modules) on the same Node, as a peer in GET/PUT c1/c50 and put-file
+                          node_modules) on the same Node, as a peer in GET/PUT c1/c50, put-file
+                          and txn-c50
   --also-node=FILE        also run every GET/PUT c1/c50 server (reference, teaching store, kvstore,
                           baselines, floor) on this Node binary, e.g. /usr/bin/node, interleaved
                           with the same servers on the project's Node; one that cannot start

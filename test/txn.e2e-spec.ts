@@ -171,6 +171,11 @@ describe.each(HTTP_ADAPTERS)('transactions over HTTP (%s)', (adapter) => {
       'success[0]: every entry must be an object',
     ],
     [
+      'an op that is an array of objects',
+      '{"success": [[{"op": "get", "key": "a"}]]}',
+      'success[0]: an entry must be an object, not an array',
+    ],
+    [
       'an unknown op',
       '{"success": [{"op": "incr", "key": "a"}]}',
       'success[0].op: must be one of put, delete, get',

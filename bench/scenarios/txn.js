@@ -34,11 +34,17 @@ function txnWorkload(keyCount) {
   return { method: 'POST', keyCount, path: () => '/txn', body: (i) => bodies[i] };
 }
 
+/**
+ * Every kvstore server of the pool (this checkout's per adapter, then each --baseline build's)
+ * runs PUT and txn back to back. A baseline's txn row also says how this checkout's
+ * transactions/s on the same adapter compare with it.
+ */
 async function txnScenario(ctx) {
   const pool = await ctx.pool();
   const put = putWorkload(POOL_KEYS);
   const txn = txnWorkload(POOL_KEYS);
-  const targets = pool.kv.flatMap((server) => [
+  const servers = [...pool.kv, ...pool.baselines.flatMap((b) => b.kv)];
+  const targets = servers.flatMap((server) => [
     { ...server, label: `${server.label} PUT`, workload: put },
     { ...server, label: `${server.label} txn`, workload: txn },
   ]);
@@ -52,9 +58,28 @@ async function txnScenario(ctx) {
     const [putStat, txnStat] = [stats[i], stats[i + 1]];
     rows.push(throughputRow('txn-c50', targets[i], putStat, { baseName: 'keys/s = req/s' }));
     const keysPerSec = txnStat.rps * KEYS_PER_TXN;
-    const row = throughputRow('txn-c50', targets[i + 1], txnStat, {
-      detail: [`${Math.round(keysPerSec)} keys written/s (${KEYS_PER_TXN} per transaction)`],
-    });
+    const detail = [`${Math.round(keysPerSec)} keys written/s (${KEYS_PER_TXN} per transaction)`];
+    // CPU per answer leaves out the time the server waited for the CPU, which req/s does not.
+    if (putStat.cpuUs && txnStat.cpuUs) {
+      const cpuRatio = (KEYS_PER_TXN * putStat.cpuUs) / txnStat.cpuUs;
+      detail.push(
+        `server CPU ${Math.round(txnStat.cpuUs)} µs/txn vs ${Math.round(putStat.cpuUs)} µs/PUT: ` +
+          `${cpuRatio.toFixed(2)}× PUT's keys per CPU-second`,
+      );
+    }
+    const server = i / 2;
+    if (server >= pool.kv.length) {
+      const current = stats[2 * (server % pool.kv.length) + 1];
+      const build = pool.baselines[Math.floor((server - pool.kv.length) / pool.kv.length)].build;
+      if (current.rps && txnStat.rps)
+        detail.push(`this checkout's txn/s is ${(current.rps / txnStat.rps).toFixed(2)}× it`);
+      if (current.cpuUs && txnStat.cpuUs)
+        detail.push(
+          `its CPU per txn ${(txnStat.cpuUs / current.cpuUs).toFixed(2)}× this checkout's`,
+        );
+      detail.push(`${build.commit}: ${build.subject}`);
+    }
+    const row = throughputRow('txn-c50', targets[i + 1], txnStat, { detail });
     if (putStat.rps) {
       row.ratio = keysPerSec / putStat.rps;
       row.ratioBase = 'single-key PUT, keys written/s';

@@ -34,6 +34,15 @@ const IN_OBJECT = 1;
  * values are refused with a reason; text that is not JSON at all gets the classic bare answer.
  */
 export function parseJsonBody(body: unknown): string {
+  return JSON.stringify(parseJsonDocument(body));
+}
+
+/**
+ * The parsed document, checked by the same rules, for bodies whose members are read rather than
+ * stored whole (POST /txn, PUT /ttl): parsed once, never written out and read back. Values in
+ * it are stored as JSON.stringify writes them, which is the canonical text parseJsonBody gives.
+ */
+export function parseJsonDocument(body: unknown): unknown {
   if (!Buffer.isBuffer(body) || body.length === 0) throw new InvalidJsonError();
   if (!isUtf8(body)) throw new InvalidJsonError();
   const shape = scanShape(body);
@@ -47,7 +56,7 @@ export function parseJsonBody(body: unknown): string {
   if (shape.namesCouldRepeat && countMembers(value) !== shape.members) {
     throw new InvalidJsonError('Duplicate member name', pointerOfRepeatedName(body));
   }
-  return JSON.stringify(value);
+  return value;
 }
 
 interface BodyShape {

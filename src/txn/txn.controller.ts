@@ -1,14 +1,13 @@
-import { Body, Controller, Header, HttpCode, Post, Res } from '@nestjs/common';
+import { Controller, Header, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { DtoValidationPipe } from '../common/pipes/dto-validation.pipe';
 import { NoQueryParametersDto } from '../common/query/no-query-parameters.dto';
 import { ValidQuery } from '../common/query/valid-query.decorator';
 import { AnswerHead, JSON_CONTENT_TYPE } from '../keys/key-responses';
-import { JsonBodyPipe } from '../keys/json-body.pipe';
 import { KvService } from '../kv/kv.service';
 import { AcknowledgedWrite } from '../replication/acknowledged-write.decorator';
 import { TxnCompareInput, TxnInput, TxnOpInput } from '../kv/transaction-input';
 import { TxnCompareDto, TxnOpDto, TxnRequestDto } from './dto/txn-request.dto';
+import { TxnBody } from './txn-body.decorator';
 import { ApiTransaction } from './txn.openapi';
 import { txnBody } from './txn-responses';
 
@@ -25,7 +24,7 @@ export class TxnController {
   @AcknowledgedWrite()
   @Header('Content-Type', JSON_CONTENT_TYPE)
   async transaction(
-    @Body(JsonBodyPipe, DtoValidationPipe) body: TxnRequestDto,
+    @TxnBody() body: TxnRequestDto,
     @Res({ passthrough: true }) answer: AnswerHead,
     @ValidQuery() _query: NoQueryParametersDto,
   ): Promise<string> {

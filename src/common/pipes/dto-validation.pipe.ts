@@ -1,6 +1,7 @@
 import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
+import { passesDtoRules } from './cached-dto-check';
 import { RequestValidationError } from './request-validation.error';
 
 /**
@@ -20,16 +21,27 @@ export class DtoValidationPipe implements PipeTransform {
       throw new RequestValidationError(part, 'must be a JSON object');
     }
     const instance = plainToInstance(dto, value) as object;
-    const errors = validateSync(instance, {
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
-    });
-    if (errors.length > 0) {
-      const problem = firstProblem(errors, '');
-      throw new RequestValidationError(problem.path || part, problem.message);
-    }
+    checkDto(instance, part);
     return instance;
+  }
+}
+
+/**
+ * Checks a DTO instance against its class-validator decorators, unknown properties refused;
+ * throws a RequestValidationError naming the first problem's field by its path, within `part`
+ * (`body`). Instances that pass are recognised by a check cached per class (passesDtoRules);
+ * the others go through validateSync, which decides and words every refusal.
+ */
+export function checkDto(instance: object, part: string): void {
+  if (passesDtoRules(instance)) return;
+  const errors = validateSync(instance, {
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: true,
+  });
+  if (errors.length > 0) {
+    const problem = firstProblem(errors, '');
+    throw new RequestValidationError(problem.path || part, problem.message);
   }
 }
 
@@ -40,8 +52,19 @@ function isDtoClass(metatype: unknown): metatype is new () => object {
   return typeof metatype === 'function' && !PLAIN_TYPES.includes(metatype);
 }
 
-function firstProblem(errors: readonly ValidationError[], parent: string) {
+function firstProblem(
+  errors: readonly ValidationError[],
+  parent: string,
+): { path: string; message: string } {
   const [error] = errors;
+  // class-validator's error for an object of no DTO class, which names no property: in a
+  // nested array, an entry that is itself an array of objects (`[[{...}]]`).
+  if (error.property === undefined) {
+    return {
+      path: parent.replace(/\[\d+\]$/, ''),
+      message: 'an entry must be an object, not an array',
+    };
+  }
   const path = /^\d+$/.test(error.property)
     ? `${parent}[${error.property}]`
     : parent === ''

@@ -1,5 +1,4 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
 import {
   Allow,
   IsArray,
@@ -17,9 +16,6 @@ import {
 
 const ANY_JSON = 'Any JSON value, compared or stored as canonical JSON (as PUT /key stores it)';
 const OPS = ['put', 'delete', 'get'] as const;
-
-/** Keeps a member exactly as JSON.parse made it: values are data, not DTOs. */
-const KeepParsedJson = () => Transform(({ obj, key }) => (obj as Record<string, unknown>)[key]);
 
 const isSet = (name: string) => (object: object) =>
   (object as Record<string, unknown>)[name] !== undefined;
@@ -81,7 +77,6 @@ export class TxnCompareDto {
   exists?: boolean;
 
   @ApiPropertyOptional({ description: ANY_JSON })
-  @KeepParsedJson()
   @Allow()
   value?: unknown;
 }
@@ -96,7 +91,6 @@ export class TxnOpDto {
   key!: string;
 
   @ApiPropertyOptional({ description: `put only, required: ${ANY_JSON}` })
-  @KeepParsedJson()
   @PutOnly(true)
   value?: unknown;
 
@@ -119,26 +113,26 @@ export class TxnOpDto {
   meta?: boolean;
 }
 
-/** The body of POST /txn (docs/API.md, "Transactions"). */
+/**
+ * The body of POST /txn (docs/API.md, "Transactions"). TxnBody makes its entries instances of
+ * TxnCompareDto and TxnOpDto (no class-transformer: values stay as parsed).
+ */
 export class TxnRequestDto {
   @ApiPropertyOptional({ type: [TxnCompareDto], description: 'All must hold for success to run' })
   @ValidateIf(isSet('compare'))
   @IsArray({ message: 'must be an array' })
   @ValidateNested({ each: true, message: 'every entry must be an object' })
-  @Type(() => TxnCompareDto)
   compare?: TxnCompareDto[];
 
   @ApiPropertyOptional({ type: [TxnOpDto], description: 'Runs when every compare holds' })
   @ValidateIf(isSet('success'))
   @IsArray({ message: 'must be an array' })
   @ValidateNested({ each: true, message: 'every entry must be an object' })
-  @Type(() => TxnOpDto)
   success?: TxnOpDto[];
 
   @ApiPropertyOptional({ type: [TxnOpDto], description: 'Runs when a compare fails' })
   @ValidateIf(isSet('failure'))
   @IsArray({ message: 'must be an array' })
   @ValidateNested({ each: true, message: 'every entry must be an object' })
-  @Type(() => TxnOpDto)
   failure?: TxnOpDto[];
 }
