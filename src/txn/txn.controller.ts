@@ -6,7 +6,7 @@ import { ValidQuery } from '../common/query/valid-query.decorator';
 import { AnswerHead, JSON_CONTENT_TYPE } from '../keys/key-responses';
 import { JsonBodyPipe } from '../keys/json-body.pipe';
 import { KvService } from '../kv/kv.service';
-import { AcknowledgedWrite } from '../replication/acknowledged-write.decorator';
+import { ReplicatedWrite } from '../replication/replicated-write.decorator';
 import { TxnCompareInput, TxnInput, TxnOpInput } from '../kv/transaction-input';
 import { TxnCompareDto, TxnOpDto, TxnRequestDto } from './dto/txn-request.dto';
 import { ApiTransaction } from './txn.openapi';
@@ -22,7 +22,7 @@ export class TxnController {
   @Post('txn')
   @HttpCode(200)
   @ApiTransaction()
-  @AcknowledgedWrite()
+  @ReplicatedWrite()
   @Header('Content-Type', JSON_CONTENT_TYPE)
   async transaction(
     @Body(JsonBodyPipe, DtoValidationPipe) body: TxnRequestDto,
