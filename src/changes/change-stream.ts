@@ -120,6 +120,19 @@ export class ChangeStream implements BeforeApplicationShutdown {
     this.publishedListeners.push(listener);
   }
 
+  /**
+   * The published changes from `fromRevision` to `toRevision`, both included, or undefined
+   * when the history no longer holds all of them (a deposed leader saving what it discards).
+   */
+  changesBetween(fromRevision: number, toRevision: number): Change[] | undefined {
+    if (fromRevision < this.oldestRevision || toRevision > this.lastRevision) return undefined;
+    const changes: Change[] = [];
+    for (let revision = fromRevision; revision <= toRevision; revision++) {
+      changes.push(this.history.get(revision)!);
+    }
+    return changes;
+  }
+
   /** The transaction a published revision belongs to, while the history holds it. */
   unitOf(revision: number): CommitUnit | undefined {
     return this.units.of(revision);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { z } from 'zod';
+import { normalizeHttpUrl } from './http-url';
 
 /** A transaction is one log record, so its body stays well below the record limit (1 GiB). */
 const MAX_TXN_BYTES_LIMIT = 512 * 1024 * 1024;
@@ -74,27 +75,15 @@ const url = (name: string) =>
     .optional()
     .transform((raw, context): string | null => {
       if (raw === undefined || raw.trim() === '') return null;
-      let parsed: URL | undefined;
-      try {
-        parsed = new URL(raw.trim());
-      } catch {
-        parsed = undefined;
-      }
-      if (
-        parsed === undefined ||
-        !['http:', 'https:'].includes(parsed.protocol) ||
-        parsed.search !== '' ||
-        parsed.hash !== '' ||
-        parsed.username !== '' ||
-        parsed.password !== ''
-      ) {
+      const normalized = normalizeHttpUrl(raw);
+      if (normalized === undefined) {
         context.addIssue({
           code: 'custom',
           message: `${name} must be an http:// or https:// URL such as http://leader:4000, without query or credentials (got "${raw}")`,
         });
         return z.NEVER;
       }
-      return parsed.href.replace(/\/+$/, '');
+      return normalized;
     });
 
 const environmentSchema = z.object({

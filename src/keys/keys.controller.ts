@@ -16,7 +16,7 @@ import { NoQueryParametersDto } from '../common/query/no-query-parameters.dto';
 import { ValidQuery } from '../common/query/valid-query.decorator';
 import { bufferBudgetOf } from '../http/buffer-budget';
 import { KeyListing, KvService, KvStats } from '../kv/kv.service';
-import { AcknowledgedWrite } from '../replication/acknowledged-write.decorator';
+import { ReplicatedWrite } from '../replication/replicated-write.decorator';
 import {
   existingKeyCondition,
   notModifiedCheck,
@@ -83,7 +83,7 @@ export class KeysController {
 
   @Put(KEY_ROUTE)
   @ApiPutKey()
-  @AcknowledgedWrite()
+  @ReplicatedWrite()
   @Header('Content-Type', JSON_CONTENT_TYPE)
   async put(
     @PathKey('/key/') key: string,
@@ -107,7 +107,7 @@ export class KeysController {
 
   @Delete(KEY_ROUTE)
   @ApiDeleteKey()
-  @AcknowledgedWrite()
+  @ReplicatedWrite()
   async delete(
     @PathKey('/key/') key: string,
     @Preconditions() preconditions: Preconditions,
@@ -147,7 +147,7 @@ export class KeysController {
 
   @Put(TTL_ROUTE)
   @ApiPutTtl()
-  @AcknowledgedWrite()
+  @ReplicatedWrite()
   async setTtl(
     @PathKey('/ttl/') key: string,
     @Body(JsonBodyPipe, DtoValidationPipe) body: TtlBodyDto,

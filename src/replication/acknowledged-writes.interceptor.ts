@@ -23,7 +23,7 @@ interface WriteAnswer {
 
 /**
  * Around the four write routes only (PUT/DELETE /key, PUT /ttl, POST /txn, through
- * `@AcknowledgedWrite()`): reads never pay for an interceptor. It acts while the node leads,
+ * `@ReplicatedWrite()`): reads never pay for an interceptor. It acts while the node leads,
  * whatever its role was at start; on a follower the read-only guard has already refused the
  * write. Before the handler: MIN_REPLICAS refuses the write while too few followers are in
  * reach, and a bad X-Kv-Replicas is refused, so nothing is committed in either case. After it:

@@ -5,6 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ChangeStream } from '../changes/change-stream';
 import { StorageRepository, StoreReplacement } from '../storage/storage.repository';
+import { DiscardedRevisions } from './discarded-revisions';
+import { sharedUpTo } from './history-fork';
 import { ndjsonLines } from './ndjson-lines';
 import { ReplicationIdentity } from './replication-identity';
 import {
@@ -18,7 +20,7 @@ import {
 } from './replication-protocol';
 
 export interface FollowerOptions {
-  /** REPLICA_OF. */
+  /** REPLICA_OF, or the leader of POST /replication/follow. */
   readonly leaderUrl: string;
   readonly token: string | null;
   readonly maxLagSeconds: number;
@@ -40,7 +42,7 @@ const ACK_INTERVAL_MS = 250;
  */
 const ACK_KEEPALIVE_MS = 500;
 
-/** The leader's data is not this follower's to replace (see `checkFull`). */
+/** The leader's data is not this follower's to replace, or its history is older (see `greet`). */
 class RefusedLeaderError extends Error {}
 
 /**
@@ -75,10 +77,16 @@ export class ReplicationFollower {
     private readonly storage: StorageRepository,
     private readonly changes: ChangeStream,
     private readonly identity: ReplicationIdentity,
+    private readonly discarded: DiscardedRevisions,
     private readonly options: FollowerOptions,
   ) {}
 
-  /** Where writes are redirected: the leader's ADVERTISE_URL once known, else REPLICA_OF. */
+  /** The leader this follower connects to: REPLICA_OF, or the one POST /replication/follow named. */
+  get followsUrl(): string {
+    return this.options.leaderUrl;
+  }
+
+  /** Where writes are redirected: the leader's ADVERTISE_URL once known, else `followsUrl`. */
   get leaderUrl(): string {
     return this.leaderAdvertiseUrl ?? this.options.leaderUrl;
   }
@@ -200,9 +208,9 @@ export class ReplicationFollower {
                 `the snapshot ended after ${snapshotKeys} of ${message.keys} keys`,
               );
             }
-            await replacement.commit(this.identity.followerState(hello.historyId));
+            await replacement.commit(this.identity.followerState(hello));
             replacement = undefined;
-            this.identity.adopted(hello.historyId);
+            this.identity.adopted(hello);
             this.changes.restartAt(message.revision);
             this.fullResyncs++;
             this.state = 'streaming';
@@ -243,16 +251,29 @@ export class ReplicationFollower {
     }
   }
 
-  /** Checks the leader's hello against this node's data, and records the history it continues. */
+  /**
+   * Checks the leader's hello against this node's data, and records the history it continues.
+   * A full copy replaces the data: revisions this node holds past the point where the leader's
+   * history forked from its own (a deposed leader's writes) are saved first.
+   */
   private async greet(hello: HelloMessage): Promise<void> {
     const mine = this.identity.historyId;
     const revision = this.appliedRevision;
+    if (hello.epoch < this.identity.epoch) {
+      this.refuse(
+        `its history ${hello.historyId} has epoch ${hello.epoch}, older than this node's ` +
+          `${mine} of epoch ${this.identity.epoch} (a leader deposed by a promotion?); keeping ` +
+          "this node's data",
+      );
+    }
     this.leaderAdvertiseUrl = hello.advertiseUrl;
     this.leaderRevision = hello.revision;
     if (hello.sync === 'full') {
-      this.checkFull(hello, mine, revision);
+      const shared = sharedUpTo(this.identity, hello);
+      if (shared === undefined) this.checkUnrelated(hello, mine, revision);
+      else await this.discarded.save(mine!, shared, this.options.leaderUrl);
     } else if (mine !== hello.historyId) {
-      await this.identity.follow(hello.historyId);
+      await this.identity.follow(hello);
     }
     this.connected = true;
     this.refusal = undefined;
@@ -261,27 +282,27 @@ export class ReplicationFollower {
     this.state = hello.sync === 'partial' ? 'streaming' : 'full-resync';
     this.logger.log(
       `Connected to the leader at ${this.options.leaderUrl} (history ${hello.historyId}, ` +
-        `revision ${hello.revision}): ${hello.sync} resync` +
+        `epoch ${hello.epoch}, revision ${hello.revision}): ${hello.sync} resync` +
         (hello.sync === 'partial' ? ` from revision ${revision + 1}` : ''),
     );
     this.heard(hello.revision);
   }
 
   /**
-   * A full copy replaces this node's data. It never replaces data from an unrelated history
-   * with a lower revision (a leader that restarted empty, Redis's documented data-loss trap):
-   * the follower keeps its data and its reads, and says why.
+   * A full copy never replaces data from an unrelated history with a lower revision (a leader
+   * that restarted empty, Redis's documented data-loss trap): the follower keeps its data and
+   * its reads, and says why.
    */
-  private checkFull(hello: HelloMessage, mine: string | null, revision: number): void {
-    const related =
-      mine === hello.historyId ||
-      mine === hello.previous?.historyId ||
-      (mine === null && revision === 0);
-    if (related || revision <= hello.revision) return;
-    const refusal =
+  private checkUnrelated(hello: HelloMessage, mine: string | null, revision: number): void {
+    if ((mine === null && revision === 0) || revision <= hello.revision) return;
+    this.refuse(
       `its history ${hello.historyId} is unrelated to this node's (${mine ?? 'none recorded'}) ` +
-      `and its revision ${hello.revision} is lower than this node's ${revision}; keeping this ` +
-      "node's data (a leader restarted empty?)";
+        `and its revision ${hello.revision} is lower than this node's ${revision}; keeping this ` +
+        "node's data (a leader restarted empty?)",
+    );
+  }
+
+  private refuse(refusal: string): never {
     if (refusal !== this.refusal) {
       this.logger.error(`Refusing the leader at ${this.options.leaderUrl}: ${refusal}`);
     }

@@ -50,13 +50,42 @@ describe('ReplicationIdentity', () => {
     expect(second.historyId).not.toBe(first.historyId);
   });
 
-  it('leads a follower’s data as a new history continuing the leader’s (what promotion does)', async () => {
+  const leaderHistory = { historyId: 'leader-history', previous: null, epoch: 3 };
+
+  it('leads a follower’s data as a new history continuing the leader’s, in the same epoch, after a restart as a leader', async () => {
     const follower = ReplicationIdentity.read(storage);
-    await follower.follow('leader-history');
+    await follower.follow(leaderHistory);
     await put('a');
-    const promoted = ReplicationIdentity.read(storage);
-    expect(promoted.historyId).toBe('leader-history');
-    await promoted.lead();
-    expect(promoted.previous).toEqual({ historyId: 'leader-history', revision: 1 });
+    const restarted = ReplicationIdentity.read(storage);
+    expect(restarted.historyId).toBe('leader-history');
+    expect(restarted.epoch).toBe(3);
+    await restarted.lead();
+    expect(restarted.previous).toEqual({ historyId: 'leader-history', revision: 1 });
+    expect(restarted.epoch).toBe(3);
+  });
+
+  it('promotes a follower to a new history one epoch up, switching at its revision, and records it', async () => {
+    const follower = ReplicationIdentity.read(storage);
+    await follower.follow(leaderHistory);
+    await put('a');
+    await put('b');
+    await follower.promote();
+    expect(follower.historyId).not.toBe('leader-history');
+    expect(follower.previous).toEqual({ historyId: 'leader-history', revision: 2 });
+    expect(follower.epoch).toBe(4);
+    const reread = ReplicationIdentity.read(storage);
+    expect(reread).toMatchObject({ historyId: follower.historyId, epoch: 4 });
+    expect(reread.previous).toEqual(follower.previous);
+  });
+
+  it('reads states recorded before epochs as epoch 1 for a leader and 0 for a follower', async () => {
+    await storage.saveReplicationState(
+      JSON.stringify({ role: 'leader', nodeId: 'n', historyId: 'h', previous: null }),
+    );
+    expect(ReplicationIdentity.read(storage).epoch).toBe(1);
+    await storage.saveReplicationState(
+      JSON.stringify({ role: 'follower', nodeId: 'n', historyId: 'h', previous: null }),
+    );
+    expect(ReplicationIdentity.read(storage).epoch).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StorageRepository } from '../storage/storage.repository';
-import { PreviousHistory } from './replication-protocol';
+import { LeaderHistory, PreviousHistory } from './replication-protocol';
 
 /**
  * What a node records with its data (StorageRepository.replicationState), as JSON.
@@ -11,6 +11,8 @@ interface RecordedState {
   readonly nodeId: string;
   readonly historyId: string | null;
   readonly previous: PreviousHistory | null;
+  /** Absent in states recorded before issue 16: 1 for a leader's, 0 for a follower's. */
+  readonly epoch?: number;
   readonly clean?: boolean;
   readonly revision?: number;
 }
@@ -25,11 +27,17 @@ interface RecordedState {
  * history that keeps the old id and the revision it recovered as `previous`: followers at or
  * before that revision continue without a full copy, and a follower ahead of it (it holds
  * writes the leader lost) is given a full copy instead of a history that forked.
+ *
+ * Histories are ordered by their **epoch**, as Raft orders terms: a promotion starts a history
+ * one epoch above the one the node followed, a leader's own restart keeps its epoch, and a
+ * follower takes the epoch of the history it continues. A follower never follows a history of
+ * a lower epoch than its own (a deposed leader still running).
  */
 export class ReplicationIdentity {
   readonly nodeId: string;
   private current: string | null;
   private before: PreviousHistory | null;
+  private generation: number;
 
   private constructor(
     private readonly storage: StorageRepository,
@@ -38,6 +46,7 @@ export class ReplicationIdentity {
     this.nodeId = recorded?.nodeId ?? randomUUID();
     this.current = recorded?.historyId ?? null;
     this.before = recorded?.previous ?? null;
+    this.generation = recorded?.epoch ?? (recorded?.role === 'leader' ? 1 : 0);
   }
 
   static read(storage: StorageRepository): ReplicationIdentity {
@@ -53,7 +62,12 @@ export class ReplicationIdentity {
     return this.before;
   }
 
-  /** Takes the leader's role: keeps or starts the history (see the class), and records it. */
+  /** The epoch of the history the data belongs to; 0 before any. */
+  get epoch(): number {
+    return this.generation;
+  }
+
+  /** Takes the leader's role at start: keeps or starts the history (see the class), and records it. */
   async lead(): Promise<void> {
     const recorded = parseState(this.storage.replicationState());
     const revision = this.storage.currentRevision();
@@ -63,6 +77,20 @@ export class ReplicationIdentity {
       this.before = this.current === null ? null : { historyId: this.current, revision };
       this.current = randomUUID();
     }
+    this.generation = Math.max(this.generation, 1);
+    await this.record('leader', { clean: false });
+  }
+
+  /**
+   * A follower becomes the leader (POST /replication/promote): a new history one epoch above
+   * the one it followed, continuing it up to the revision the follower had applied, which is
+   * the switch point other followers of the old leader may continue from.
+   */
+  async promote(): Promise<void> {
+    const revision = this.storage.currentRevision();
+    this.before = this.current === null ? null : { historyId: this.current, revision };
+    this.current = randomUUID();
+    this.generation += 1;
     await this.record('leader', { clean: false });
   }
 
@@ -71,25 +99,30 @@ export class ReplicationIdentity {
     await this.record('leader', { clean: true, revision: this.storage.currentRevision() });
   }
 
-  /** The text a follower records with a full copy of the leader's data in `historyId`. */
-  followerState(historyId: string): string {
-    return JSON.stringify(this.state('follower', historyId, null, {}));
+  /** The text a follower records with a full copy of the leader's data in `history`. */
+  followerState(history: LeaderHistory): string {
+    const { historyId, previous, epoch } = history;
+    return JSON.stringify(this.state('follower', historyId, previous, epoch, {}));
   }
 
-  /** A follower's data now belongs to `historyId` (after a copy, or continuing into it). */
-  adopted(historyId: string): void {
-    this.current = historyId;
-    this.before = null;
+  /**
+   * A follower's data now belongs to the leader's history (after a copy, or continuing into
+   * it). Its ancestry is the leader's too: it tells where a later leader's history forked.
+   */
+  adopted(history: LeaderHistory): void {
+    this.current = history.historyId;
+    this.before = history.previous;
+    this.generation = history.epoch;
   }
 
-  /** Records that the follower's data continues into the leader's `historyId`. */
-  async follow(historyId: string): Promise<void> {
-    this.adopted(historyId);
-    await this.storage.saveReplicationState(this.followerState(historyId));
+  /** Records that the follower's data continues into the leader's history. */
+  async follow(history: LeaderHistory): Promise<void> {
+    this.adopted(history);
+    await this.storage.saveReplicationState(this.followerState(history));
   }
 
   private async record(role: 'leader', extra: Pick<RecordedState, 'clean' | 'revision'>) {
-    const state = this.state(role, this.current, this.before, extra);
+    const state = this.state(role, this.current, this.before, this.generation, extra);
     await this.storage.saveReplicationState(JSON.stringify(state));
   }
 
@@ -97,9 +130,10 @@ export class ReplicationIdentity {
     role: RecordedState['role'],
     historyId: string | null,
     previous: PreviousHistory | null,
+    epoch: number,
     extra: Pick<RecordedState, 'clean' | 'revision'>,
   ): RecordedState {
-    return { role, nodeId: this.nodeId, historyId, previous, ...extra };
+    return { role, nodeId: this.nodeId, historyId, previous, epoch, ...extra };
   }
 }
 

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ChangeStream } from '../changes/change-stream';
+import { ChangeSubscription } from '../changes/change-subscription';
 import { StorageRepository } from '../storage/storage.repository';
 import { FeedEnd, FeedSink, FeedSource, streamFeed } from './leader-feed';
 import { ReplicaAcks } from './replica-acks';
@@ -37,6 +38,8 @@ const MAX_REMEMBERED = 100;
 export class ReplicationLeader {
   private readonly logger = new Logger('Replication');
   private readonly records = new Map<string, FollowerRecord>();
+  /** The streams being served, ended by `close` when this node stops leading. */
+  private readonly feeds = new Set<ChangeSubscription>();
   private bytes = 0;
   private fullResyncs = 0;
   private partialResyncs = 0;
@@ -112,6 +115,7 @@ export class ReplicationLeader {
         protocol: PROTOCOL_VERSION,
         historyId,
         previous,
+        epoch: this.identity.epoch,
         revision: snapshot?.revision ?? this.storage.currentRevision(),
         sync: partial ? 'partial' : 'full',
         advertiseUrl: this.advertiseUrl,
@@ -126,6 +130,7 @@ export class ReplicationLeader {
   /** Serves one follower's stream until it ends; logs its connection and its end. */
   async serve(request: StreamRequest, source: FeedSource, sink: FeedSink): Promise<void> {
     const record = this.connect(request.follower);
+    this.feeds.add(source.subscription);
     const started = Date.now();
     const { sync } = source.hello;
     this.logger.log(
@@ -147,11 +152,12 @@ export class ReplicationLeader {
         },
       });
     } finally {
+      this.feeds.delete(source.subscription);
       record.connected = false;
       record.lastSeen = Date.now();
       const why = {
         gone: 'disconnected',
-        ended: 'disconnected (shutting down)',
+        ended: 'disconnected (this node shut down or stopped leading)',
         'cut-off': `cut off (more than ${this.bufferBytes} bytes behind, REPLICATION_BUFFER_BYTES) and disconnected`,
         failed: 'disconnected (the stream failed)',
       }[end];
@@ -160,6 +166,14 @@ export class ReplicationLeader {
           `${record.bytesSent - sentBefore} bytes sent, at revision ${record.sentRevision}`,
       );
     }
+  }
+
+  /**
+   * This node stops leading (POST /replication/follow): every stream it serves ends, as at
+   * shutdown; its followers reconnect and are redirected to its new leader until repointed.
+   */
+  close(): void {
+    for (const subscription of this.feeds) subscription.close();
   }
 
   /** A follower's acknowledgement of the revision it has applied. */

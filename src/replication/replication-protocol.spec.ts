@@ -32,8 +32,22 @@ describe('replication protocol messages', () => {
     expect(decodeMessage(encodeMessage(changes).trimEnd())).toEqual(changes);
   });
 
+  it('reads a hello without an epoch (a leader before issue 16) as epoch 0, without a previous history', () => {
+    expect(
+      decodeMessage('{"type":"hello","protocol":1,"historyId":"h","revision":3,"sync":"full"}'),
+    ).toMatchObject({ historyId: 'h', previous: null, epoch: 0 });
+  });
+
   it.each([
     ['not JSON', '{'],
+    [
+      'a hello with a negative epoch',
+      '{"type":"hello","historyId":"h","revision":1,"sync":"full","epoch":-1}',
+    ],
+    [
+      'a hello with a malformed previous history',
+      '{"type":"hello","historyId":"h","revision":1,"sync":"full","previous":{"revision":2}}',
+    ],
     ['an unknown type', '{"type":"hi"}'],
     ['a hello without history', '{"type":"hello","revision":1,"sync":"full"}'],
     ['a negative revision', '{"type":"heartbeat","revision":-1}'],

@@ -17,11 +17,20 @@ export interface PreviousHistory {
   readonly revision: number;
 }
 
-export interface HelloMessage {
-  readonly type: 'hello';
-  readonly protocol: number;
+/** A leader's history as its hello names it: what a follower records when it continues it. */
+export interface LeaderHistory {
   readonly historyId: string;
   readonly previous: PreviousHistory | null;
+  /**
+   * The history's place in the order of promotions (ReplicationIdentity): a follower refuses a
+   * leader whose epoch is below its own. 0 when a leader does not send it.
+   */
+  readonly epoch: number;
+}
+
+export interface HelloMessage extends LeaderHistory {
+  readonly type: 'hello';
+  readonly protocol: number;
   /** The leader's revision when the stream opened. */
   readonly revision: number;
   /** 'partial': units follow from the follower's revision + 1; 'full': a snapshot comes first. */
@@ -129,7 +138,11 @@ export function decodeMessage(line: string): LeaderMessage {
         return (
           typeof message.historyId === 'string' &&
           isRevision(message.revision) &&
-          (message.sync === 'partial' || message.sync === 'full')
+          (message.sync === 'partial' || message.sync === 'full') &&
+          (message.epoch === undefined || isRevision(message.epoch)) &&
+          (message.previous === undefined ||
+            message.previous === null ||
+            isPrevious(message.previous))
         );
       case 'snapshot':
       case 'snapshot-end':
@@ -147,7 +160,23 @@ export function decodeMessage(line: string): LeaderMessage {
     }
   })();
   if (!valid) throw new ProtocolError(`malformed ${String(message.type)} message`);
+  if (message.type === 'hello') {
+    return {
+      ...message,
+      previous: message.previous ?? null,
+      epoch: message.epoch ?? 0,
+    } as HelloMessage;
+  }
   return message as unknown as LeaderMessage;
+}
+
+function isPrevious(value: unknown): value is PreviousHistory {
+  const previous = value as Record<string, unknown>;
+  return (
+    typeof previous === 'object' &&
+    typeof previous.historyId === 'string' &&
+    isRevision(previous.revision)
+  );
 }
 
 function isSnapshotEntry(entry: Record<string, unknown>): boolean {

@@ -1,26 +1,64 @@
 import { StorageRepository, StoreSnapshot } from '../storage/storage.repository';
+import { DiscardedRevisions } from './discarded-revisions';
 import { ReplicationFollower } from './replication-follower.service';
 import { ReplicationIdentity } from './replication-identity';
 import { ReplicationLeader } from './replication-leader.service';
 
+export type ReplicationRole = 'leader' | 'follower';
+
+/** Told of every role change, and awaited before the change is complete (the expiry sweep). */
+export type RoleListener = (role: ReplicationRole) => Promise<void> | void;
+
 /**
- * What GET /replication, the readiness probe and the metrics report, for either role: exactly
- * one of `leader` (this node leads) and `follower` (it follows) is set.
+ * The node's current role, for everything that depends on it (the write routes, the expiry
+ * sweep, readiness, /replication, the metrics): exactly one of `leader` (this node leads) and
+ * `follower` (it follows) is set. The role changes at run time (ReplicationRoles), so it is
+ * read when needed, never kept.
  */
 export class ReplicationStatus {
+  private node: ReplicationLeader | ReplicationFollower;
+  private readonly listeners: RoleListener[] = [];
+
   constructor(
     private readonly storage: StorageRepository,
     readonly identity: ReplicationIdentity,
-    readonly leader: ReplicationLeader | undefined,
-    readonly follower: ReplicationFollower | undefined,
-  ) {}
+    readonly discarded: DiscardedRevisions,
+    initial: ReplicationLeader | ReplicationFollower,
+  ) {
+    this.node = initial;
+  }
+
+  get role(): ReplicationRole {
+    return this.node instanceof ReplicationLeader ? 'leader' : 'follower';
+  }
+
+  get leader(): ReplicationLeader | undefined {
+    return this.node instanceof ReplicationLeader ? this.node : undefined;
+  }
+
+  get follower(): ReplicationFollower | undefined {
+    return this.node instanceof ReplicationFollower ? this.node : undefined;
+  }
+
+  onRoleChange(listener: RoleListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Takes the new role at once (writes are accepted or refused by it from now), then tells the listeners. */
+  async become(node: ReplicationLeader | ReplicationFollower): Promise<void> {
+    this.node = node;
+    for (const listener of this.listeners) await listener(this.role);
+  }
 
   /** The body of GET /replication (docs/REPLICATION.md lists the fields). */
   describe(): Record<string, unknown> {
     const common = {
       historyId: this.identity.historyId,
+      epoch: this.identity.epoch,
       revision: this.storage.currentRevision(),
       nodeId: this.identity.nodeId,
+      discardedRevisions: this.discarded.total,
+      ...(this.discarded.lastFile !== null && { discardedFile: this.discarded.lastFile }),
     };
     const { follower, leader } = this;
     if (follower) {

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Logger, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { MetricsRoute, Public } from '../auth/public.decorator';
+import { Public } from '../auth/public.decorator';
 import { takeOverResponse } from '../http/raw-response';
 import { InvalidArgumentError } from '../kv/kv.errors';
 import { streamSnapshot } from './leader-feed';
@@ -16,9 +16,10 @@ const STREAM_HEADERS = {
 };
 
 /**
- * The replication endpoints (docs/REPLICATION.md). The stream and the acknowledgements take
- * their own token rule (ReplicationAccessGuard), so they are public to the global guard; the
- * status is open under the /metrics rule.
+ * The replication protocol's endpoints (docs/REPLICATION.md, "Protocol"), which followers and
+ * tools speak: specified there as NDJSON streams, so left out of the OpenAPI document. They
+ * take their own token rule (ReplicationAccessGuard), so they are public to the global guard.
+ * The operator's routes are ReplicationAdminController's.
  */
 @ApiExcludeController()
 @Controller('replication')
@@ -26,12 +27,6 @@ export class ReplicationController {
   private readonly logger = new Logger('Replication');
 
   constructor(private readonly status: ReplicationStatus) {}
-
-  @Get()
-  @MetricsRoute()
-  describe(): Record<string, unknown> {
-    return this.status.describe();
-  }
 
   /** This node's data as one consistent snapshot, NDJSON: for backups, checks and tests. */
   @Get('snapshot')
@@ -91,7 +86,7 @@ export class ReplicationController {
   private leader() {
     const { leader, follower } = this.status;
     if (leader) return leader;
-    // Followers do not feed others (yet): send the caller to the leader.
+    // Followers do not feed others: send the caller to the leader.
     throw new ReadOnlyFollowerError(follower!.leaderUrl, follower!.leaderUrl + STREAM_PATH);
   }
 }

@@ -6,17 +6,17 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { APP_GUARD } from '@nestjs/core';
 import { ChangeStream } from '../changes/change-stream';
 import { ChangesModule } from '../changes/changes.module';
 import { AppConfig } from '../config/app-config';
 import { StorageModule } from '../storage/storage.module';
 import { STORAGE_REPOSITORY, StorageRepository } from '../storage/storage.repository';
-import { ReadOnlyFollowerGuard } from './read-only-follower.guard';
+import { DiscardedChangesRepository } from './discarded-changes.repository';
+import { DiscardedRevisions } from './discarded-revisions';
 import { ReplicationAccessGuard } from './replication-access.guard';
-import { ReplicationFollower } from './replication-follower.service';
+import { ReplicationAdminController } from './replication-admin.controller';
 import { ReplicationIdentity } from './replication-identity';
-import { ReplicationLeader } from './replication-leader.service';
+import { ReplicationRoles } from './replication-roles.service';
 import { ReplicationStatus } from './replication-status';
 import { ReplicationController } from './replication.controller';
 
@@ -26,21 +26,22 @@ type Config = ConfigService<AppConfig, true>;
 const LINE_CHARS_PER_BODY_BYTE = 8;
 
 /**
- * Replication (docs/REPLICATION.md): with REPLICA_OF the node follows that leader, read-only;
- * without it the node leads, serving its followers. The role is fixed at start.
+ * Replication (docs/REPLICATION.md): with REPLICA_OF the node starts as a read-only follower of
+ * that leader; without it the node starts as a leader. Either role changes at run time
+ * (POST /replication/promote, POST /replication/follow).
  */
 @Module({})
 export class ReplicationModule implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  constructor(@Inject(ReplicationStatus) private readonly status: ReplicationStatus) {}
+  constructor(@Inject(ReplicationRoles) private readonly roles: ReplicationRoles) {}
 
   static forRoot(config: AppConfig): DynamicModule {
     const follows = config.replicaOf !== null;
     return {
       module: ReplicationModule,
-      // The readiness probe and the metrics read the status wherever they are.
+      // The write routes, the expiry sweep, the readiness probe and the metrics read the role.
       global: true,
       imports: [StorageModule, ChangesModule],
-      controllers: [ReplicationController],
+      controllers: [ReplicationAdminController, ReplicationController],
       providers: [
         ReplicationAccessGuard,
         {
@@ -53,7 +54,7 @@ export class ReplicationModule implements OnApplicationBootstrap, BeforeApplicat
           },
         },
         {
-          provide: ReplicationStatus,
+          provide: ReplicationRoles,
           inject: [STORAGE_REPOSITORY, ChangeStream, ReplicationIdentity, ConfigService],
           useFactory: (
             storage: StorageRepository,
@@ -61,66 +62,50 @@ export class ReplicationModule implements OnApplicationBootstrap, BeforeApplicat
             identity: ReplicationIdentity,
             settings: Config,
           ) =>
-            follows
-              ? new ReplicationStatus(
-                  storage,
-                  identity,
-                  undefined,
-                  new ReplicationFollower(storage, changes, identity, {
-                    leaderUrl: settings.get('replicaOf', { infer: true })!,
-                    token:
-                      settings.get('replicationToken', { infer: true }) ??
-                      settings.get('authToken', { infer: true }),
-                    maxLagSeconds: settings.get('replicaMaxLagS', { infer: true }),
-                    maxLineChars:
-                      LINE_CHARS_PER_BODY_BYTE *
-                      Math.max(
-                        settings.get('maxTxnBytes', { infer: true }),
-                        settings.get('maxValueBytes', { infer: true }),
-                      ),
-                  }),
-                )
-              : new ReplicationStatus(
-                  storage,
-                  identity,
-                  new ReplicationLeader(
-                    storage,
-                    changes,
-                    identity,
-                    settings.get('advertiseUrl', { infer: true }),
-                    settings.get('replicationBufferBytes', { infer: true }),
-                  ),
-                  undefined,
-                ),
+            new ReplicationRoles(
+              storage,
+              changes,
+              identity,
+              new DiscardedRevisions(
+                storage,
+                changes,
+                new DiscardedChangesRepository(settings.get('dataDir', { infer: true })),
+              ),
+              {
+                advertiseUrl: settings.get('advertiseUrl', { infer: true }),
+                bufferBytes: settings.get('replicationBufferBytes', { infer: true }),
+                follower: {
+                  token:
+                    settings.get('replicationToken', { infer: true }) ??
+                    settings.get('authToken', { infer: true }),
+                  maxLagSeconds: settings.get('replicaMaxLagS', { infer: true }),
+                  maxLineChars:
+                    LINE_CHARS_PER_BODY_BYTE *
+                    Math.max(
+                      settings.get('maxTxnBytes', { infer: true }),
+                      settings.get('maxValueBytes', { infer: true }),
+                    ),
+                },
+              },
+              settings.get('replicaOf', { infer: true }),
+            ),
         },
-        ...(follows
-          ? [
-              {
-                provide: ReplicationFollower,
-                inject: [ReplicationStatus],
-                useFactory: (status: ReplicationStatus) => status.follower!,
-              },
-              { provide: APP_GUARD, useClass: ReadOnlyFollowerGuard },
-            ]
-          : [
-              {
-                provide: ReplicationLeader,
-                inject: [ReplicationStatus],
-                useFactory: (status: ReplicationStatus) => status.leader!,
-              },
-            ]),
+        {
+          provide: ReplicationStatus,
+          inject: [ReplicationRoles],
+          useFactory: (roles: ReplicationRoles) => roles.status,
+        },
       ],
       exports: [ReplicationStatus],
     };
   }
 
   onApplicationBootstrap(): void {
-    this.status.follower?.start();
+    this.roles.start();
   }
 
   /** A follower stops following; a leader records a clean shutdown (it keeps its history). */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.status.follower?.stop();
-    if (this.status.leader) await this.status.identity.leaveCleanly();
+    await this.roles.stop();
   }
 }

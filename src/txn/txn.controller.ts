@@ -4,7 +4,7 @@ import { NoQueryParametersDto } from '../common/query/no-query-parameters.dto';
 import { ValidQuery } from '../common/query/valid-query.decorator';
 import { AnswerHead, JSON_CONTENT_TYPE } from '../keys/key-responses';
 import { KvService } from '../kv/kv.service';
-import { AcknowledgedWrite } from '../replication/acknowledged-write.decorator';
+import { ReplicatedWrite } from '../replication/replicated-write.decorator';
 import { TxnCompareInput, TxnInput, TxnOpInput } from '../kv/transaction-input';
 import { TxnCompareDto, TxnOpDto, TxnRequestDto } from './dto/txn-request.dto';
 import { TxnBody } from './txn-body.decorator';
@@ -21,7 +21,7 @@ export class TxnController {
   @Post('txn')
   @HttpCode(200)
   @ApiTransaction()
-  @AcknowledgedWrite()
+  @ReplicatedWrite()
   @Header('Content-Type', JSON_CONTENT_TYPE)
   async transaction(
     @TxnBody() body: TxnRequestDto,

@@ -4,6 +4,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '../../config/app-config';
 import { KeyNotFoundError, RevisionNotAppliedError, StorageFullError } from '../../kv/kv.errors';
 import { NotEnoughReplicasError } from '../../replication/not-enough-replicas.error';
+import { PromotionRefusedError } from '../../replication/promotion-refused.error';
 import { ReplicaAckTimeoutError } from '../../replication/replica-ack-timeout.error';
 import { HttpExceptionFilter } from './http-exception.filter';
 
@@ -75,6 +76,13 @@ describe('HttpExceptionFilter', () => {
       { status: 503, body: { error: expect.stringMatching(/^Not enough followers: 0 of the 1/) } },
     ]);
     expect(setHeader).toHaveBeenCalledWith(expect.anything(), 'Retry-After', '1');
+  });
+
+  it('answers a promotion of a follower without data with 409', () => {
+    filter.catch(new PromotionRefusedError(), hostFor({ headers: {} }));
+    expect(replies).toEqual([
+      { status: 409, body: { error: expect.stringMatching(/^This follower holds no copy/) } },
+    ]);
   });
 
   it('answers a write over the data limit with 507 and the limit', () => {
