@@ -36,7 +36,7 @@ async function bootstrap(config: AppConfig): Promise<void> {
       `${config.heapLimitBytes}-byte heap, access: ${accessMode(config)}); ` +
       'endpoints: PUT|GET|DELETE /key/{key}, GET /keys, GET|PUT /ttl/{key}, POST /txn, GET /stats, ' +
       `GET /watch, GET /health, GET /health/ready${config.metricsEnabled ? ', GET /metrics' : ''}, ` +
-      'GET /docs, GET /docs-json',
+      'GET /replication, POST /replication/promote, POST /replication/follow, GET /docs, GET /docs-json',
   );
 }
 

@@ -60,4 +60,13 @@ describe('ReplicaAcks', () => {
     acks.acknowledge('b', 6);
     expect(acks.waiting).toBe(0);
   });
+
+  it('no longer counts a follower it was told to forget', async () => {
+    const acks = new ReplicaAcks();
+    acks.acknowledge('f1', 10);
+    acks.acknowledge('f2', 10);
+    acks.forget('f1');
+    expect(acks.count(10)).toBe(1);
+    await expect(acks.wait(10, 1, 10)).resolves.toEqual({ acked: 1, met: true });
+  });
 });

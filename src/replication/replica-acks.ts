@@ -53,6 +53,11 @@ export class ReplicaAcks {
     this.waiters = pending;
   }
 
+  /** A follower starts over (a new stream) or is forgotten: its acknowledgements no longer count. */
+  forget(follower: string): void {
+    this.applied.delete(follower);
+  }
+
   /**
    * Resolves once `wanted` followers have acknowledged `revision`, or after `timeoutMs` with
    * how many had: a wait never rejects, the caller decides what a shortfall means.

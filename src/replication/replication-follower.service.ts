@@ -56,6 +56,14 @@ export class ReplicationFollower {
   private abort = new AbortController();
   private running: Promise<void> | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
+  /**
+   * What this node may acknowledge: the last revision of the leader's history that applyChanges
+   * (or a full copy's commit) has returned for, so written under this node's FSYNC policy. Null
+   * while it holds no such revision: before the hello of a partial resync, and through a full
+   * copy, whose old data (another history, or the same one further on) the leader must not
+   * count. The table's own revision moves earlier, before the fsync of FSYNC=always.
+   */
+  private durableRevision: number | null = null;
   private acked = -1;
   private ackedAt = 0;
   private acking = false;
@@ -151,6 +159,7 @@ export class ReplicationFollower {
         },
       );
       this.connected = false;
+      this.durableRevision = null;
       if (this.stopped) return;
       if (this.state !== 'refused') this.state = 'connecting';
       failures = progressed ? 0 : failures + 1;
@@ -213,6 +222,7 @@ export class ReplicationFollower {
             this.identity.adopted(hello);
             this.changes.restartAt(message.revision);
             this.fullResyncs++;
+            this.durableRevision = message.revision;
             this.state = 'streaming';
             this.logger.log(
               `Full resync from ${this.options.leaderUrl}: ${snapshotKeys} keys at revision ` +
@@ -223,8 +233,9 @@ export class ReplicationFollower {
           case 'changes':
             if (replacement) throw new ProtocolError('changes inside a snapshot');
             await this.storage.applyChanges(message.changes);
+            this.durableRevision = message.changes[message.changes.length - 1].revision;
             this.changes.publish(message.changes, { unit: message.txn });
-            this.heard(message.changes[message.changes.length - 1].revision);
+            this.heard(this.durableRevision);
             void this.acknowledge();
             break;
           case 'heartbeat':
@@ -276,6 +287,9 @@ export class ReplicationFollower {
       await this.identity.follow(hello);
     }
     this.connected = true;
+    // Partial: the data here is the leader's history up to `revision`, every unit of it applied
+    // (and so written) before the last stream ended or recovered from disk at start.
+    this.durableRevision = hello.sync === 'partial' ? revision : null;
     this.refusal = undefined;
     this.lastError = undefined;
     if (hello.sync === 'partial') this.partialResyncs++;
@@ -360,12 +374,15 @@ export class ReplicationFollower {
       this.ackAgain = true;
       return;
     }
-    const applied = this.appliedRevision;
+    const applied = this.durableRevision;
+    const historyId = this.identity.historyId;
     const keepalive = Date.now() - this.ackedAt >= ACK_KEEPALIVE_MS;
-    if (!this.connected || (applied === this.acked && !keepalive)) return;
+    if (!this.connected || applied === null || historyId === null) return;
+    if (applied === this.acked && !keepalive) return;
     const url = new URL(ACK_PATH, `${this.options.leaderUrl}/`);
     url.searchParams.set('follower', this.identity.nodeId);
     url.searchParams.set('applied', String(applied));
+    url.searchParams.set('historyId', historyId);
     this.acking = true;
     try {
       const response = await fetch(url, {

@@ -61,4 +61,21 @@ describe('ReplicationLeader: partial or full resync', () => {
     expect(open(identity.historyId!, 3).sync).toBe('partial');
     expect(leader.counters).toMatchObject({ fullResyncs: 4, partialResyncs: 1 });
   });
+
+  describe('acknowledgements', () => {
+    /** What a stream's start does for a follower (serve() needs a socket). */
+    const connect = (id: string) =>
+      (leader as unknown as { connect(follower: string): void }).connect(id);
+
+    it('counts those of this history only, and starts them over with each stream', () => {
+      connect('f');
+      leader.acknowledge('f', 4, 'another-history');
+      expect(leader.acks.count(1)).toBe(0);
+      leader.acknowledge('f', 4, identity.historyId!);
+      expect(leader.acks.count(4)).toBe(1);
+      // Reconnected (to load a full copy, say): nothing it said before counts any more.
+      connect('f');
+      expect(leader.acks.count(1)).toBe(0);
+    });
+  });
 });

@@ -152,6 +152,8 @@ export class ReplicationLeader {
         },
       });
     } finally {
+      // A no-op once the snapshot was read; not so when the stream ended before it started.
+      source.snapshot?.release();
       this.feeds.delete(source.subscription);
       record.connected = false;
       record.lastSeen = Date.now();
@@ -177,9 +179,15 @@ export class ReplicationLeader {
   }
 
   /** A follower's acknowledgement of the revision it has applied. */
-  acknowledge(follower: string, applied: number): void {
+  /**
+   * An acknowledgement counts only from a follower connected now and only in this node's
+   * history: one sent in another (before this node restarted with a new history, or before it
+   * was promoted) could name revisions whose data this history does not have.
+   */
+  acknowledge(follower: string, applied: number, historyId?: string): void {
     const record = this.records.get(follower);
     if (record === undefined) return;
+    if (historyId !== undefined && historyId !== this.identity.historyId) return;
     record.appliedRevision = Math.max(record.appliedRevision, applied);
     record.lastSeen = record.lastAckAt = Date.now();
     this.acks.acknowledge(follower, applied);
@@ -197,11 +205,17 @@ export class ReplicationLeader {
     };
     record.connected = true;
     record.lastSeen = Date.now();
+    // Its acknowledgements start again with this stream: before its copy is loaded it holds
+    // none of this history's revisions, whatever it acknowledged on an earlier connection.
+    this.acks.forget(id);
     this.records.delete(id);
     this.records.set(id, record);
     for (const [key, old] of this.records) {
       if (this.records.size <= MAX_REMEMBERED) break;
-      if (!old.connected) this.records.delete(key);
+      if (!old.connected) {
+        this.records.delete(key);
+        this.acks.forget(key);
+      }
     }
     return record;
   }

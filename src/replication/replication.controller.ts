@@ -33,9 +33,9 @@ export class ReplicationController {
   @Public()
   @UseGuards(ReplicationAccessGuard)
   snapshot(@Res() reply: object): void {
-    const snapshot = this.status.snapshot();
     const response = takeOverResponse(reply);
     if (response.destroyed) return;
+    const snapshot = this.status.snapshot();
     response.writeHead(200, STREAM_HEADERS);
     streamSnapshot(snapshot, this.status.identity.historyId, response).catch((error: unknown) => {
       this.logger.error({ msg: 'A snapshot stream failed', err: error });
@@ -63,7 +63,11 @@ export class ReplicationController {
     };
     const source = leader.open(request);
     const response = takeOverResponse(reply);
-    if (response.destroyed) return source.subscription.close();
+    if (response.destroyed) {
+      source.subscription.close();
+      source.snapshot?.release();
+      return;
+    }
     response.socket?.setTimeout(0);
     response.socket?.setKeepAlive(true);
     response.writeHead(200, STREAM_HEADERS);
@@ -79,8 +83,16 @@ export class ReplicationController {
   @Public()
   @UseGuards(ReplicationAccessGuard)
   @HttpCode(204)
-  acknowledge(@Query('follower') follower?: unknown, @Query('applied') applied?: unknown): void {
-    this.leader().acknowledge(parseId('follower', follower), parseRevision('applied', applied));
+  acknowledge(
+    @Query('follower') follower?: unknown,
+    @Query('applied') applied?: unknown,
+    @Query('historyId') historyId?: unknown,
+  ): void {
+    this.leader().acknowledge(
+      parseId('follower', follower),
+      parseRevision('applied', applied),
+      historyId === undefined ? undefined : parseId('historyId', historyId),
+    );
   }
 
   private leader() {

@@ -101,6 +101,15 @@ describe('a snapshot read while the store keeps changing', () => {
     expect(readersOf(repo).size).toBe(0);
   });
 
+  it('is released unread by release(), for a reader gone before it started', async () => {
+    const repo = new MemoryStorageRepository(new FakeClock(0));
+    await repo.write({ op: 'put', key: 'a', value: '1', expiresAt: null });
+    const snapshot = repo.snapshot();
+    expect(readersOf(repo).size).toBe(1);
+    snapshot.release();
+    expect(readersOf(repo).size).toBe(0);
+  });
+
   it('is read once', () => {
     const repo = new MemoryStorageRepository(new FakeClock(0));
     const snapshot = repo.snapshot();

@@ -267,7 +267,7 @@ export class KeyTable {
   /**
    * The stored entries as they are now, in insertion order, read lazily: taking it copies
    * nothing, and writes made while it is read keep, for it alone, what they replace (see
-   * SnapshotReader). It is read once; the reading must end or be stopped, which releases it.
+   * SnapshotReader). It is read once; the reading must end or be stopped, or the snapshot released.
    */
   snapshot(): StoreSnapshot {
     const reader = new SnapshotReader(this.revision);
@@ -281,6 +281,7 @@ export class KeyTable {
         read = true;
         return this.read(reader);
       },
+      release: () => this.readers.delete(reader),
     };
   }
 

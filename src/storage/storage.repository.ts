@@ -195,6 +195,11 @@ export interface StoreSnapshot {
    * releases what the store keeps for it.
    */
   entries(): Iterable<StoredEntry>;
+  /**
+   * Releases a snapshot that will not be read to its end (a reader gone before it started):
+   * until it is read or released, the store keeps, for it, every entry that writes replace.
+   */
+  release(): void;
 }
 
 /**
