@@ -431,49 +431,94 @@ function replayCopy(step: CopyStep, stage: Stage, stages: Stage[], work: string)
  */
 const TREES = join(tmpdir(), 'kvstore-recipe-trees');
 
+/** The files an `npm ci` installs from; a tree is only ever compared beside copies of them. */
+const MANIFESTS = ['package.json', 'package-lock.json'];
+
+interface DryRunPlan {
+  added: number;
+  changed: number;
+  remove: { path: string }[];
+}
+
+/**
+ * Whether a package that a dry run in `home` would remove is one that an install script its
+ * package.json allows put inside its own package: the `node` package installs its binary package
+ * (and the installer it uses) under node_modules/node/node_modules. The lock does not list them,
+ * so every tree a real `npm ci` made has them, and the dry run offers to remove them (`npm ci`
+ * itself would put them back).
+ */
+function installedByScript(path: string, home: string): boolean {
+  const manifest = JSON.parse(fs.readFileSync(join(home, 'package.json'), 'utf8')) as {
+    allowScripts?: Record<string, boolean>;
+  };
+  const lock = JSON.parse(fs.readFileSync(join(home, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, unknown>;
+  };
+  const inTree = relative(join(home, 'node_modules'), path);
+  const allowed = Object.entries(manifest.allowScripts ?? {}).filter(([, allow]) => allow);
+  return (
+    !inTree.startsWith('..') &&
+    allowed.some(([name]) => inTree.startsWith(`${name}/node_modules/`)) &&
+    !(`node_modules/${inTree}` in lock.packages)
+  );
+}
+
+const sameFile = (a: string, b: string) =>
+  fs.existsSync(a) && fs.existsSync(b) && fs.readFileSync(a).equals(fs.readFileSync(b));
+
 /**
  * `npm ci ARGS` in a stage, as cheaply as it can be proved. A tree that npm, asked for a dry run
- * of this very command against it, has nothing to add to, remove from or change in, is the tree
- * this step installs, and is linked instead of unpacked again: the repository's own node_modules
- * (what `npm ci` made of the same lock, so the build stage's), or the one an earlier replay of the
- * same lock and command installed. Otherwise it is installed for real, from npm's cache where it
- * can (--prefer-offline), and kept for the next replay.
+ * of this very command against it, has nothing to add to, remove from (but what an allowed
+ * install script put there) or change in, is the tree this step installs, and is linked instead
+ * of unpacked again: the repository's own node_modules (what `npm ci` made of the same lock, so
+ * the build stage's), or the one an earlier replay of the same lock and command installed.
+ * Otherwise it is installed for real, from npm's cache where it can (--prefer-offline), and kept
+ * for the next replay. Each candidate is checked where it lies, beside the same package.json and
+ * lock: through a symlinked node_modules npm does not see the packages nested in it, and would
+ * add them all again.
  */
 async function replayNpmCi(
   args: string[],
   dir: string,
   env: Record<string, string>,
 ): Promise<void> {
-  const key = createHash('sha256')
-    .update(fs.readFileSync(join(dir, 'package-lock.json')))
-    .update(fs.readFileSync(join(dir, 'package.json')))
-    .update(args.join(' '))
-    .digest('hex')
-    .slice(0, 16);
+  const hash = createHash('sha256');
+  for (const file of MANIFESTS) hash.update(fs.readFileSync(join(dir, file)));
+  const key = hash.update(args.join(' ')).digest('hex').slice(0, 16);
+  const kept = join(TREES, key);
+  const candidates = [ROOT, kept].filter(
+    (home) =>
+      fs.existsSync(join(home, 'node_modules')) &&
+      MANIFESTS.every((file) => sameFile(join(home, file), join(dir, file))),
+  );
   const link = join(dir, 'node_modules');
-  const candidates = [join(ROOT, 'node_modules'), join(TREES, key, 'node_modules')];
-  for (const tree of candidates.filter((path) => fs.existsSync(path))) {
-    fs.symlinkSync(tree, link, 'dir');
-    const output = await run('npm', ['ci', ...args, '--dry-run', '--json'], dir, env);
-    const plan = JSON.parse(output.slice(output.indexOf('{'))) as Record<string, number>;
-    if (plan.added + plan.removed + plan.changed === 0) {
+  for (const home of candidates) {
+    const output = await run('npm', ['ci', ...args, '--dry-run', '--json'], home, env);
+    const plan = JSON.parse(output.slice(output.indexOf('{'))) as DryRunPlan;
+    const removed = plan.remove.filter((pkg) => !installedByScript(pkg.path, home));
+    if (plan.added + plan.changed + removed.length === 0) {
+      const tree = join(home, 'node_modules');
       say(`  npm ci --dry-run: nothing to add, remove or change in ${tree}: linked`);
+      fs.symlinkSync(tree, link, 'dir');
       return;
     }
-    fs.unlinkSync(link);
   }
   await run('npm', ['ci', ...args, '--prefer-offline'], dir, env);
   // Kept by a rename, so that a replay running beside this one never sees half a tree.
   const staging = fs.mkdtempSync(join(tmpdir(), 'kvstore-recipe-tree-'));
   fs.chmodSync(staging, 0o755);
   fs.renameSync(link, join(staging, 'node_modules'));
+  for (const file of MANIFESTS) fs.copyFileSync(join(dir, file), join(staging, file));
   fs.mkdirSync(TREES, { recursive: true });
+  // A kept tree that is here still did not match (or was kept without its manifests, by an
+  // earlier version of this check): replaced.
+  fs.rmSync(kept, { recursive: true, force: true });
   try {
-    fs.renameSync(staging, join(TREES, key));
+    fs.renameSync(staging, kept);
   } catch {
     fs.rmSync(staging, { recursive: true, force: true }); // another replay kept the same tree
   }
-  fs.symlinkSync(join(TREES, key, 'node_modules'), link, 'dir');
+  fs.symlinkSync(join(kept, 'node_modules'), link, 'dir');
 }
 
 /** Step 3: each stage in order, in its own dir. */

@@ -11,7 +11,7 @@ import { ResponseObserver, RouteObserver } from './response-observer';
 import { toRouteTemplate } from './route-template';
 import { protectedModeRefusal } from './protected-mode';
 import { apiSecurityHeaders, requestCameOverTls, securityHeadersFor } from './security-headers';
-import { answerClientError, createHttpServer } from './server-options';
+import { answerClientError, createHttpServer, KEEP_ALIVE_TIMEOUT_MS } from './server-options';
 
 export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter {
   const adapter: WildcardFastifyAdapter = new WildcardFastifyAdapter({
@@ -20,6 +20,8 @@ export function createFastifyAdapter(config: AppConfig): WildcardFastifyAdapter 
     // X-Request-Id when fit to log, else a UUID. Otherwise nothing reads it: keep the counter.
     ...(logsEveryRequest(config.logLevel) && { genReqId: requestId }),
     serverFactory: (handler: RequestListener) => createHttpServer(config, handler),
+    // Fastify sets this on the server after the factory made it.
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     // Requests Node's parser refuses get the same JSON answer as on Express.
     clientErrorHandler: answerClientError,
     // Malformed URLs and bodies are answered in the application's own error format, before any

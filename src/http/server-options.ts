@@ -10,9 +10,20 @@ import { BufferBudget } from './buffer-budget';
 export function createHttpServer(config: AppConfig, listener: RequestListener): Server {
   const budget = new BufferBudget(config.maxBufferedBytes, config.maxValueBytes);
   const server = createServer(serverOptions(config), budget.guard(listener));
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   budget.attach(server);
   return server;
 }
+
+/**
+ * How long an idle kept-alive connection stays open, the same on both platforms: Fastify's
+ * default (it sets it on the server it is given), where Express would keep Node's 5 s. Node
+ * closes a connection whose timer ran out before it reads what arrived meanwhile: a server
+ * paused for longer than this (a long garbage collection on a busy machine) reset a request
+ * that a client had sent on such a connection while it was paused (EPIPE or ECONNRESET on a
+ * 1 MiB PUT over Express). Clients close first: the `Keep-Alive: timeout=72` header tells them.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 /**
  * Slow clients (slowloris) may hold a connection only so long: Node's defaults are 60 s for
