@@ -200,6 +200,24 @@ describe('replication: promotion, repointing and fencing', () => {
       expect(answer.json).toEqual({ error: expect.any(String) });
     }
     expect(await status(lonely)).toMatchObject({ role: 'follower', discardedRevisions: 0 });
+    // Itself, under another spelling of its address: refused, and it keeps following.
+    const self = lonely.url.replace('127.0.0.1', 'localhost');
+    const selfFollow = await http(
+      lonely.url,
+      'POST',
+      '/replication/follow',
+      JSON.stringify({ leader: self }),
+      {
+        ...JSON_HEADERS,
+        ...auth,
+      },
+    );
+    expect(selfFollow.status).toBe(409);
+    expect(selfFollow.json).toEqual({ error: expect.stringContaining('is this node itself') });
+    expect(await status(lonely)).toMatchObject({
+      role: 'follower',
+      leader: expect.objectContaining({ url: 'http://127.0.0.1:9' }),
+    });
 
     // The operator's routes are in the OpenAPI document; the protocol's NDJSON routes are not.
     const document = (await http(lonely.url, 'GET', '/docs-json')).json as {

@@ -78,6 +78,21 @@ describe('ReplicationIdentity', () => {
     expect(reread.previous).toEqual(follower.previous);
   });
 
+  it('stays as it was when the promotion cannot be recorded, so a retry continues the same history', async () => {
+    const follower = ReplicationIdentity.read(storage);
+    await follower.follow(leaderHistory);
+    await put('a');
+    const save = jest
+      .spyOn(storage, 'saveReplicationState')
+      .mockRejectedValueOnce(new Error('ENOSPC: no space left on device'));
+    await expect(follower.promote()).rejects.toThrow('ENOSPC');
+    expect(follower).toMatchObject({ historyId: 'leader-history', epoch: 3 });
+    save.mockRestore();
+    await follower.promote();
+    expect(follower.previous).toEqual({ historyId: 'leader-history', revision: 1 });
+    expect(follower.epoch).toBe(4);
+  });
+
   it('reads states recorded before epochs as epoch 1 for a leader and 0 for a follower', async () => {
     await storage.saveReplicationState(
       JSON.stringify({ role: 'leader', nodeId: 'n', historyId: 'h', previous: null }),

@@ -88,10 +88,16 @@ export class ReplicationIdentity {
    */
   async promote(): Promise<void> {
     const revision = this.storage.currentRevision();
-    this.before = this.current === null ? null : { historyId: this.current, revision };
-    this.current = randomUUID();
-    this.generation += 1;
-    await this.record('leader', { clean: false });
+    const before = this.current === null ? null : { historyId: this.current, revision };
+    const current = randomUUID();
+    const generation = this.generation + 1;
+    // Saved first: a promotion that cannot be recorded (a full disk) leaves the node as it
+    // was, and a retry still continues the history it followed.
+    const state = this.state('leader', current, before, generation, { clean: false });
+    await this.storage.saveReplicationState(JSON.stringify(state));
+    this.before = before;
+    this.current = current;
+    this.generation = generation;
   }
 
   /** Records a clean shutdown at the store's revision now: the next start keeps the history. */

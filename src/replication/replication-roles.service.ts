@@ -2,11 +2,15 @@ import { Logger } from '@nestjs/common';
 import { ChangeStream } from '../changes/change-stream';
 import { StorageRepository } from '../storage/storage.repository';
 import { DiscardedRevisions } from './discarded-revisions';
+import { FollowRefusedError } from './follow-refused.error';
 import { PromotionRefusedError } from './promotion-refused.error';
 import { FollowerOptions, ReplicationFollower } from './replication-follower.service';
 import { ReplicationIdentity } from './replication-identity';
 import { ReplicationLeader } from './replication-leader.service';
 import { ReplicationStatus } from './replication-status';
+
+/** How long POST /replication/follow waits to learn whether it names this node. */
+const FOLLOW_CHECK_TIMEOUT_MS = 2000;
 
 export interface RoleSettings {
   /** ADVERTISE_URL, which a leader sends its followers. */
@@ -75,6 +79,7 @@ export class ReplicationRoles {
     return this.oneAtATime(async () => {
       const current = this.status.follower;
       if (current?.followsUrl === leaderUrl) return;
+      if (await this.isThisNode(leaderUrl)) throw new FollowRefusedError(leaderUrl);
       await current?.stop();
       const leader = this.status.leader;
       const follower = this.newFollower(leaderUrl);
@@ -99,6 +104,30 @@ export class ReplicationRoles {
     const next = this.changing.catch(() => undefined).then(change);
     this.changing = next;
     return next;
+  }
+
+  /**
+   * Whether `url` reaches this very node, by the node id its GET /replication reports, so
+   * that no spelling of its own address (localhost, 127.0.0.1, a DNS name) gets through. A
+   * node that does not answer now is not this one (it is not serving): it may be followed,
+   * as REPLICA_OF may name a leader that is down, and the follower connects once it is up.
+   */
+  private async isThisNode(url: string): Promise<boolean> {
+    const { token } = this.settings.follower;
+    try {
+      const response = await fetch(new URL('/replication', `${url}/`), {
+        headers: token === null ? {} : { Authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(FOLLOW_CHECK_TIMEOUT_MS),
+      });
+      if (!response.ok) {
+        await response.body?.cancel();
+        return false;
+      }
+      const status = (await response.json()) as { nodeId?: unknown };
+      return status.nodeId === this.identity.nodeId;
+    } catch {
+      return false;
+    }
   }
 
   private newLeader(): ReplicationLeader {

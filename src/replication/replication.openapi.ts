@@ -82,4 +82,5 @@ export const ApiFollow = () =>
     ApiResponse({ status: 200, description: 'The node now follows: its status', schema: STATUS }),
     ApiResponse({ status: 400, description: 'Not a leader URL', schema: ERROR }),
     ApiResponse({ status: 401, description: 'Missing or wrong token', schema: ERROR }),
+    ApiResponse({ status: 409, description: 'The URL reaches this node itself', schema: ERROR }),
   );

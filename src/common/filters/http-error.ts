@@ -2,6 +2,7 @@ import { HttpException, ServiceUnavailableException } from '@nestjs/common';
 import { AuthenticationError } from '../../auth/authentication.error';
 import { BufferBudgetFullError } from '../../http/buffer-budget';
 import { NotEnoughReplicasError } from '../../replication/not-enough-replicas.error';
+import { FollowRefusedError } from '../../replication/follow-refused.error';
 import { PromotionRefusedError } from '../../replication/promotion-refused.error';
 import { ReadOnlyFollowerError } from '../../replication/read-only-follower.error';
 import { ReplicaAckTimeoutError } from '../../replication/replica-ack-timeout.error';
@@ -111,7 +112,7 @@ export function toHttpError(
   if (exception instanceof NotEnoughReplicasError) {
     return { status: 503, body: { error: exception.message }, headers: { 'Retry-After': '1' } };
   }
-  if (exception instanceof PromotionRefusedError) {
+  if (exception instanceof PromotionRefusedError || exception instanceof FollowRefusedError) {
     return { status: 409, body: { error: exception.message } };
   }
   if (exception instanceof ReadOnlyFollowerError) {
