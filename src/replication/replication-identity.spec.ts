@@ -50,7 +50,7 @@ describe('ReplicationIdentity', () => {
     expect(second.historyId).not.toBe(first.historyId);
   });
 
-  const leaderHistory = { historyId: 'leader-history', previous: null, epoch: 3 };
+  const leaderHistory = { historyId: 'leader-history', previous: null, ancestors: [], epoch: 3 };
 
   it('leads a follower’s data as a new history continuing the leader’s, in the same epoch, after a restart as a leader', async () => {
     const follower = ReplicationIdentity.read(storage);
@@ -91,6 +91,20 @@ describe('ReplicationIdentity', () => {
     await follower.promote();
     expect(follower.previous).toEqual({ historyId: 'leader-history', revision: 1 });
     expect(follower.epoch).toBe(4);
+  });
+
+  it('keeps the histories before a promotion when it then restarts uncleanly, and records them', async () => {
+    const follower = ReplicationIdentity.read(storage);
+    await follower.follow(leaderHistory);
+    await put('a');
+    await follower.promote();
+    const promoted = follower.historyId!;
+    await put('b');
+    const restarted = ReplicationIdentity.read(storage);
+    await restarted.lead();
+    expect(restarted.previous).toEqual({ historyId: promoted, revision: 2 });
+    expect(restarted.ancestors).toEqual([{ historyId: 'leader-history', revision: 1 }]);
+    expect(ReplicationIdentity.read(storage).ancestors).toEqual(restarted.ancestors);
   });
 
   it('reads states recorded before epochs as epoch 1 for a leader and 0 for a follower', async () => {

@@ -11,6 +11,8 @@ interface RecordedState {
   readonly nodeId: string;
   readonly historyId: string | null;
   readonly previous: PreviousHistory | null;
+  /** The histories before `previous`, newest first; absent in states recorded before them. */
+  readonly ancestors?: readonly PreviousHistory[];
   /** Absent in states recorded before issue 16: 1 for a leader's, 0 for a follower's. */
   readonly epoch?: number;
   readonly clean?: boolean;
@@ -37,6 +39,7 @@ export class ReplicationIdentity {
   readonly nodeId: string;
   private current: string | null;
   private before: PreviousHistory | null;
+  private older: readonly PreviousHistory[];
   private generation: number;
 
   private constructor(
@@ -46,6 +49,7 @@ export class ReplicationIdentity {
     this.nodeId = recorded?.nodeId ?? randomUUID();
     this.current = recorded?.historyId ?? null;
     this.before = recorded?.previous ?? null;
+    this.older = recorded?.ancestors ?? [];
     this.generation = recorded?.epoch ?? (recorded?.role === 'leader' ? 1 : 0);
   }
 
@@ -62,6 +66,11 @@ export class ReplicationIdentity {
     return this.before;
   }
 
+  /** The histories before `previous`, newest first, at most MAX_ANCESTORS. */
+  get ancestors(): readonly PreviousHistory[] {
+    return this.older;
+  }
+
   /** The epoch of the history the data belongs to; 0 before any. */
   get epoch(): number {
     return this.generation;
@@ -74,6 +83,7 @@ export class ReplicationIdentity {
     const resumed =
       recorded?.role === 'leader' && recorded.clean === true && recorded.revision === revision;
     if (!resumed) {
+      this.older = this.olderAfterSwitch();
       this.before = this.current === null ? null : { historyId: this.current, revision };
       this.current = randomUUID();
     }
@@ -89,12 +99,14 @@ export class ReplicationIdentity {
   async promote(): Promise<void> {
     const revision = this.storage.currentRevision();
     const before = this.current === null ? null : { historyId: this.current, revision };
+    const older = this.olderAfterSwitch();
     const current = randomUUID();
     const generation = this.generation + 1;
     // Saved first: a promotion that cannot be recorded (a full disk) leaves the node as it
     // was, and a retry still continues the history it followed.
-    const state = this.state('leader', current, before, generation, { clean: false });
+    const state = this.state('leader', current, before, older, generation, { clean: false });
     await this.storage.saveReplicationState(JSON.stringify(state));
+    this.older = older;
     this.before = before;
     this.current = current;
     this.generation = generation;
@@ -107,8 +119,8 @@ export class ReplicationIdentity {
 
   /** The text a follower records with a full copy of the leader's data in `history`. */
   followerState(history: LeaderHistory): string {
-    const { historyId, previous, epoch } = history;
-    return JSON.stringify(this.state('follower', historyId, previous, epoch, {}));
+    const { historyId, previous, ancestors, epoch } = history;
+    return JSON.stringify(this.state('follower', historyId, previous, ancestors, epoch, {}));
   }
 
   /**
@@ -118,6 +130,7 @@ export class ReplicationIdentity {
   adopted(history: LeaderHistory): void {
     this.current = history.historyId;
     this.before = history.previous;
+    this.older = history.ancestors;
     this.generation = history.epoch;
   }
 
@@ -128,20 +141,34 @@ export class ReplicationIdentity {
   }
 
   private async record(role: 'leader', extra: Pick<RecordedState, 'clean' | 'revision'>) {
-    const state = this.state(role, this.current, this.before, this.generation, extra);
+    const state = this.state(role, this.current, this.before, this.older, this.generation, extra);
     await this.storage.saveReplicationState(JSON.stringify(state));
+  }
+
+  /** The ancestors once the current history becomes `previous`: its own previous joins them. */
+  private olderAfterSwitch(): readonly PreviousHistory[] {
+    if (this.before === null) return this.older;
+    return [this.before, ...this.older].slice(0, MAX_ANCESTORS);
   }
 
   private state(
     role: RecordedState['role'],
     historyId: string | null,
     previous: PreviousHistory | null,
+    ancestors: readonly PreviousHistory[],
     epoch: number,
     extra: Pick<RecordedState, 'clean' | 'revision'>,
   ): RecordedState {
-    return { role, nodeId: this.nodeId, historyId, previous, epoch, ...extra };
+    return { role, nodeId: this.nodeId, historyId, previous, ancestors, epoch, ...extra };
   }
 }
+
+/**
+ * How many histories back a node remembers beyond `previous`: enough for a few failovers and
+ * crashed restarts between a deposed leader's last write and its repointing, and a bounded
+ * hello line. Past it, two nodes' data look unrelated, as without any record.
+ */
+const MAX_ANCESTORS = 16;
 
 function parseState(text: string | undefined): RecordedState | undefined {
   if (text === undefined) return undefined;

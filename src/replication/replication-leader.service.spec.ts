@@ -51,6 +51,17 @@ describe('ReplicationLeader: partial or full resync', () => {
     expect(open('old', 2).sync).toBe('full');
   });
 
+  it('continues a follower of a history several switches back, up to the earliest switch', async () => {
+    // A second switch (this node's own crash and restart, say): old -> h -> h2.
+    const h = identity.historyId!;
+    await identity.lead();
+    expect(identity.previous).toEqual({ historyId: h, revision: 4 });
+    expect(identity.ancestors).toEqual([{ historyId: 'old', revision: 1 }]);
+    expect(open('old', 1).sync).toBe('partial');
+    expect(open('old', 2).sync).toBe('full');
+    expect(open(h, 4).sync).toBe('partial');
+  });
+
   it('copies everything for a follower without data, of another history, or beyond the history', async () => {
     expect(open(undefined)).toMatchObject({ sync: 'full', revision: 4 });
     expect(open('unrelated', 2).sync).toBe('full');

@@ -4,6 +4,7 @@ import { ChangeSubscription } from '../changes/change-subscription';
 import { StorageRepository } from '../storage/storage.repository';
 import { FeedEnd, FeedSink, FeedSource, streamFeed } from './leader-feed';
 import { ReplicaAcks } from './replica-acks';
+import { lineage } from './history-fork';
 import { ReplicationIdentity } from './replication-identity';
 import { PROTOCOL_VERSION } from './replication-protocol';
 
@@ -92,14 +93,14 @@ export class ReplicationLeader {
    */
   open(request: StreamRequest): FeedSource {
     const historyId = this.identity.historyId!;
-    const previous = this.identity.previous;
+    const { previous, ancestors } = this.identity;
     const published = this.changes.lastRevision;
     const from = request.revision === undefined ? undefined : request.revision + 1;
-    const related =
-      (request.historyId === historyId && request.revision! <= published) ||
-      (previous !== null &&
-        request.historyId === previous.historyId &&
-        request.revision! <= previous.revision);
+    // The follower's data is a state of this history when its own history is this one or one
+    // this continues, up to where this one branched off it.
+    const limit =
+      request.historyId === undefined ? undefined : lineage(this.identity).get(request.historyId);
+    const related = limit !== undefined && request.revision! <= Math.min(limit, published);
     const partial = from !== undefined && related && from >= this.changes.oldestRevision;
     const queue = { maxQueued: Number.MAX_SAFE_INTEGER, maxQueuedBytes: this.bufferBytes };
     const snapshot = partial ? undefined : this.storage.snapshot();
@@ -115,6 +116,7 @@ export class ReplicationLeader {
         protocol: PROTOCOL_VERSION,
         historyId,
         previous,
+        ancestors,
         epoch: this.identity.epoch,
         revision: snapshot?.revision ?? this.storage.currentRevision(),
         sync: partial ? 'partial' : 'full',

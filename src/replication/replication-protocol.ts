@@ -22,6 +22,12 @@ export interface LeaderHistory {
   readonly historyId: string;
   readonly previous: PreviousHistory | null;
   /**
+   * The histories before `previous`, newest first, each with the revision where the next one
+   * branched off it (a few promotions and restarts back): how far fencing and partial resyncs
+   * can trace two nodes' data to a common history. Empty when a leader does not send it.
+   */
+  readonly ancestors: readonly PreviousHistory[];
+  /**
    * The history's place in the order of promotions (ReplicationIdentity): a follower refuses a
    * leader whose epoch is below its own. 0 when a leader does not send it.
    */
@@ -142,7 +148,9 @@ export function decodeMessage(line: string): LeaderMessage {
           (message.epoch === undefined || isRevision(message.epoch)) &&
           (message.previous === undefined ||
             message.previous === null ||
-            isPrevious(message.previous))
+            isPrevious(message.previous)) &&
+          (message.ancestors === undefined ||
+            (Array.isArray(message.ancestors) && message.ancestors.every(isPrevious)))
         );
       case 'snapshot':
       case 'snapshot-end':
@@ -164,6 +172,7 @@ export function decodeMessage(line: string): LeaderMessage {
     return {
       ...message,
       previous: message.previous ?? null,
+      ancestors: message.ancestors ?? [],
       epoch: message.epoch ?? 0,
     } as HelloMessage;
   }
