@@ -1,15 +1,15 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { http } from './support/http-client';
 import {
   converged,
   nodeData,
+  nodesOfEachTest,
   replicationStatus,
   startFollower,
   waitFor,
 } from './support/replication-cluster';
-import { ServerProcess, startServerProcess } from './support/server-process';
+import { ServerProcess } from './support/server-process';
 
 jest.setTimeout(120_000);
 
@@ -39,27 +39,11 @@ const follow = (node: ServerProcess, leader: ServerProcess, headers: Record<stri
   });
 
 describe('replication: promotion, repointing and fencing', () => {
-  const nodes: ServerProcess[] = [];
-  let dir: string;
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'kv-repl-failover-'));
-  });
-
-  afterEach(async () => {
-    await Promise.all(nodes.splice(0).map((node) => node.stop('SIGKILL')));
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const start = async (environment: Record<string, string>) => {
-    const node = await startServerProcess(environment);
-    nodes.push(node);
-    return node;
-  };
+  const { nodes, dir, start } = nodesOfEachTest('kv-repl-failover-');
 
   it('promotes a follower, repoints another with a partial resync, refuses the deposed leader’s older history, and fences the deposed leader’s writes', async () => {
-    const a = await start({ STORAGE: 'file', DATA_DIR: join(dir, 'a') });
-    const b = await startFollower(a.url, { STORAGE: 'file', DATA_DIR: join(dir, 'b') });
+    const a = await start({ STORAGE: 'file', DATA_DIR: join(dir(), 'a') });
+    const b = await startFollower(a.url, { STORAGE: 'file', DATA_DIR: join(dir(), 'b') });
     nodes.push(b);
     const c = await startFollower(a.url);
     nodes.push(c);
@@ -144,7 +128,7 @@ describe('replication: promotion, repointing and fencing', () => {
     });
     expect(fenced).toMatchObject({ discardedRevisions: deposed.length, epoch: before.epoch + 1 });
     const file = fenced.discardedFile!;
-    expect(dirname(file)).toBe(join(dir, 'a'));
+    expect(dirname(file)).toBe(join(dir(), 'a'));
     expect(file).toMatch(
       new RegExp(
         `discarded-revisions-${switchRevision + 1}-to-${switchRevision + 5}-\\d{8}T\\d{6}Z\\.jsonl$`,

@@ -1,38 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { http } from './support/http-client';
 import {
   converged,
+  nodesOfEachTest,
   replicationStatus,
   startFollower,
   waitFor,
 } from './support/replication-cluster';
 import { randomWorkload } from './support/replication-workload';
-import { ServerProcess, startServerProcess } from './support/server-process';
+import { ServerProcess } from './support/server-process';
 
 jest.setTimeout(120_000);
 
 describe('replication: a durable follower restarting', () => {
-  const nodes: ServerProcess[] = [];
-  let dir: string;
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'kv-repl-resync-'));
-  });
-
-  afterEach(async () => {
-    await Promise.all(nodes.splice(0).map((node) => node.stop('SIGKILL')));
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const start = async (environment: Record<string, string>) => {
-    const node = await startServerProcess(environment);
-    nodes.push(node);
-    return node;
-  };
+  const { nodes, dir, start } = nodesOfEachTest('kv-repl-resync-');
   const follow = async (leader: ServerProcess) => {
-    const node = await startFollower(leader.url, { STORAGE: 'file', DATA_DIR: dir });
+    const node = await startFollower(leader.url, { STORAGE: 'file', DATA_DIR: dir() });
     nodes.push(node);
     return node;
   };

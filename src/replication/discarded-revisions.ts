@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { ChangeStream } from '../changes/change-stream';
-import { Change, StorageRepository } from '../storage/storage.repository';
+import { Change, putOf, StorageRepository } from '../storage/storage.repository';
 import { DiscardedChangesRepository } from './discarded-changes.repository';
 
 /**
@@ -53,17 +53,7 @@ export class DiscardedRevisions {
   private lastStates(revision: number): Change[] {
     const puts: Change[] = [];
     for (const entry of this.storage.snapshot().entries()) {
-      if (entry.modRevision <= revision) continue;
-      const { key, value, expiresAt, createRevision, modRevision, version } = entry;
-      puts.push({
-        op: 'put',
-        revision: modRevision,
-        key,
-        value,
-        expiresAt,
-        createRevision,
-        version,
-      });
+      if (entry.modRevision > revision) puts.push(putOf(entry));
     }
     return puts.sort((a, b) => a.revision - b.revision);
   }

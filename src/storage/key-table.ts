@@ -20,6 +20,7 @@ import {
   TxnOutcome,
   WriteCommand,
   WriteGuard,
+  putOf,
 } from './storage.repository';
 
 export type WritePlan =
@@ -252,16 +253,7 @@ export class KeyTable {
 
   /** Loads an entry of a full copy of another store (see StorageRepository.replaceAll). */
   load(entry: SnapshotEntry): void {
-    const { key, value, expiresAt, createRevision, modRevision, version } = entry;
-    this.apply({
-      op: 'put',
-      revision: modRevision,
-      key,
-      value,
-      expiresAt,
-      createRevision,
-      version,
-    });
+    this.apply(putOf(entry));
   }
 
   /**

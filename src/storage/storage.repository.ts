@@ -180,6 +180,12 @@ export interface DataUsage {
 /** A key as a full copy of a store carries it: a StoredEntry without its derived size. */
 export type SnapshotEntry = Omit<StoredEntry, 'size'>;
 
+/** The put that makes an entry what it is: how a copy is loaded, and a key's last state shown. */
+export function putOf(entry: SnapshotEntry): Extract<Change, { op: 'put' }> {
+  const { key, value, expiresAt, createRevision, modRevision, version } = entry;
+  return { op: 'put', revision: modRevision, key, value, expiresAt, createRevision, version };
+}
+
 /**
  * The store as it was at one revision, for streaming it elsewhere (a replication snapshot).
  * Entries are immutable, so holding them costs one reference each, and later writes do not

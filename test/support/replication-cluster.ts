@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeClock } from '../../src/clock/fake-clock';
 import { dumpStore, StoreDump } from '../../src/storage/file/testing/store-dump';
 import { MemoryStorageRepository } from '../../src/storage/memory-storage.repository';
@@ -106,4 +109,29 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * For a describe block: each test gets a fresh temp dir, and every process it started through
+ * `start` (or pushed onto `nodes`) is SIGKILLed after it, passed or failed.
+ */
+export function nodesOfEachTest(dirPrefix: string) {
+  const nodes: ServerProcess[] = [];
+  let dir = '';
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  });
+  afterEach(async () => {
+    await Promise.all(nodes.splice(0).map((node) => node.stop('SIGKILL')));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    nodes,
+    dir: () => dir,
+    start: async (environment: Record<string, string>) => {
+      const node = await startServerProcess(environment);
+      nodes.push(node);
+      return node;
+    },
+  };
 }
