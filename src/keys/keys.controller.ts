@@ -16,7 +16,7 @@ import { NoQueryParametersDto } from '../common/query/no-query-parameters.dto';
 import { ValidQuery } from '../common/query/valid-query.decorator';
 import { bufferBudgetOf } from '../http/buffer-budget';
 import { KeyListing, KvService, KvStats } from '../kv/kv.service';
-import { ReplicatedWrite } from '../replication/replicated-write.decorator';
+import { ReplicatedWrites, WriteRequest } from '../replication/replicated-writes.service';
 import {
   existingKeyCondition,
   notModifiedCheck,
@@ -59,7 +59,10 @@ const TTL_ROUTE = 'ttl{/*key}';
 @ApiBearerAuth()
 @Controller()
 export class KeysController {
-  constructor(private readonly kv: KvService) {}
+  constructor(
+    private readonly kv: KvService,
+    private readonly writes: ReplicatedWrites,
+  ) {}
 
   @Get(KEY_ROUTE)
   @ApiGetKey()
@@ -83,20 +86,22 @@ export class KeysController {
 
   @Put(KEY_ROUTE)
   @ApiPutKey()
-  @ReplicatedWrite()
   @Header('Content-Type', JSON_CONTENT_TYPE)
   async put(
+    @Req() request: WriteRequest,
     @PathKey('/key/') key: string,
     @Body() body: unknown,
     @Preconditions() preconditions: Preconditions,
     @Res({ passthrough: true }) answer: AnswerHead,
     @ValidQuery() query: PutKeyQueryDto,
   ): Promise<string> {
+    const write = this.writes.admit(request);
     const ttlSeconds = query.ttl;
     const condition = putCondition(preconditions);
     const options = { ttlSeconds, keepTtl: query.keepTtl, condition };
     const { record, revision } = await this.kv.put(key, parseJsonBody(body), options);
     sendRevisions(answer, revision, record);
+    await write.acknowledged(revision, answer);
     // Echo the ttl as asked (to the millisecond), not as reduced by the time the write took.
     const answeredTtl =
       ttlSeconds === undefined
@@ -107,15 +112,17 @@ export class KeysController {
 
   @Delete(KEY_ROUTE)
   @ApiDeleteKey()
-  @ReplicatedWrite()
   async delete(
+    @Req() request: WriteRequest,
     @PathKey('/key/') key: string,
     @Preconditions() preconditions: Preconditions,
     @Res({ passthrough: true }) answer: AnswerHead,
     @ValidQuery() _query: NoQueryParametersDto,
   ): Promise<{ success: true; key: string }> {
+    const write = this.writes.admit(request);
     const { revision } = await this.kv.delete(key, existingKeyCondition(preconditions));
     sendRevisions(answer, revision, null);
+    await write.acknowledged(revision, answer);
     return { success: true, key };
   }
 
@@ -147,17 +154,19 @@ export class KeysController {
 
   @Put(TTL_ROUTE)
   @ApiPutTtl()
-  @ReplicatedWrite()
   async setTtl(
+    @Req() request: WriteRequest,
     @PathKey('/ttl/') key: string,
     @Body(JsonBodyPipe, DtoValidationPipe) body: TtlBodyDto,
     @Preconditions() preconditions: Preconditions,
     @Res({ passthrough: true }) answer: AnswerHead,
     @ValidQuery() _query: NoQueryParametersDto,
   ): Promise<{ success: true; key: string } & ExpiryView> {
+    const write = this.writes.admit(request);
     const condition = existingKeyCondition(preconditions);
     const { record, revision } = await this.kv.setTtl(key, body.ttl, condition);
     sendRevisions(answer, revision, record);
+    await write.acknowledged(revision, answer);
     return { success: true, key, ...expiryView(record!, this.kv.remainingTtl(record!)) };
   }
 

@@ -18,6 +18,7 @@ import { ReplicationAdminController } from './replication-admin.controller';
 import { ReplicationIdentity } from './replication-identity';
 import { ReplicationRoles } from './replication-roles.service';
 import { ReplicationStatus } from './replication-status';
+import { ReplicatedWrites } from './replicated-writes.service';
 import { ReplicationController } from './replication.controller';
 
 type Config = ConfigService<AppConfig, true>;
@@ -44,6 +45,7 @@ export class ReplicationModule implements OnApplicationBootstrap, BeforeApplicat
       controllers: [ReplicationAdminController, ReplicationController],
       providers: [
         ReplicationAccessGuard,
+        ReplicatedWrites,
         {
           provide: ReplicationIdentity,
           inject: [STORAGE_REPOSITORY],
@@ -96,7 +98,7 @@ export class ReplicationModule implements OnApplicationBootstrap, BeforeApplicat
           useFactory: (roles: ReplicationRoles) => roles.status,
         },
       ],
-      exports: [ReplicationStatus],
+      exports: [ReplicationStatus, ReplicatedWrites],
     };
   }
 

@@ -1,10 +1,10 @@
-import { Controller, Header, HttpCode, Post, Res } from '@nestjs/common';
+import { Controller, Header, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { NoQueryParametersDto } from '../common/query/no-query-parameters.dto';
 import { ValidQuery } from '../common/query/valid-query.decorator';
 import { AnswerHead, JSON_CONTENT_TYPE } from '../keys/key-responses';
 import { KvService } from '../kv/kv.service';
-import { ReplicatedWrite } from '../replication/replicated-write.decorator';
+import { ReplicatedWrites, WriteRequest } from '../replication/replicated-writes.service';
 import { TxnCompareInput, TxnInput, TxnOpInput } from '../kv/transaction-input';
 import { TxnCompareDto, TxnOpDto, TxnRequestDto } from './dto/txn-request.dto';
 import { TxnBody } from './txn-body.decorator';
@@ -16,20 +16,25 @@ import { txnBody } from './txn-responses';
 @ApiBearerAuth()
 @Controller()
 export class TxnController {
-  constructor(private readonly kv: KvService) {}
+  constructor(
+    private readonly kv: KvService,
+    private readonly writes: ReplicatedWrites,
+  ) {}
 
   @Post('txn')
   @HttpCode(200)
   @ApiTransaction()
-  @ReplicatedWrite()
   @Header('Content-Type', JSON_CONTENT_TYPE)
   async transaction(
+    @Req() request: WriteRequest,
     @TxnBody() body: TxnRequestDto,
     @Res({ passthrough: true }) answer: AnswerHead,
     @ValidQuery() _query: NoQueryParametersDto,
   ): Promise<string> {
+    const write = this.writes.admit(request);
     const receipt = await this.kv.transaction(toTxnInput(body));
     answer.header('X-Kv-Revision', String(receipt.revision));
+    await write.acknowledged(receipt.revision, answer);
     const ran = (receipt.succeeded ? body.success : body.failure) ?? [];
     return txnBody(receipt, ran, (record) => this.kv.remainingTtl(record));
   }
