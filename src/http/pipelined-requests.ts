@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -27,12 +26,6 @@ export function afterPreviousAnswer(socket: Socket, answer: ServerResponse, go: 
   };
   previous.once('finish', release);
   previous.once('close', release);
-}
-
-export function orderPipelinedRequests(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', (request, reply, done) =>
-    afterPreviousAnswer(request.raw.socket, reply.raw, done),
-  );
 }
 
 const LAST_ANSWER = Symbol('kvstore.lastAnswer');
