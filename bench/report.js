@@ -41,6 +41,9 @@ function header(meta) {
     `commit:  ${meta.commit}; NestJS ${meta.nest}`,
     ...meta.baselines.map((baseline) => `baseline: ${baseline}`),
     `server:  ${meta.target}; adapters: ${meta.adapters.join(', ')}; LOG_LEVEL=${meta.logLevel}`,
+    ...(meta.pinnedCpu === null
+      ? []
+      : [`pinned:  every server on CPU ${meta.pinnedCpu}, the harness on the others (--pin)`]),
     `load:    autocannon ${meta.autocannon} in the harness process, 127.0.0.1 only, targets interleaved (A B A B), ` +
       `${meta.runs} runs × ${meta.durationSec} s each, req/s = median of runs, p50/p99 = median of runs' percentiles`,
     `mode:    ${meta.mode}; large key count ${fmtInt(meta.keys)}; startup key counts ` +

@@ -14,7 +14,7 @@ const path = require('node:path');
 const report = require('./report');
 const { FSYNC_POLICIES, SCENARIOS, firstLine, startPool } = require('./scenarios');
 const { otherNode, serverNode } = require('./server-node');
-const { installExitHandlers, liveChildCount, stopServer } = require('./servers');
+const { installExitHandlers, liveChildCount, pinServers, stopServer } = require('./servers');
 
 const ROOT = path.resolve(__dirname, '..');
 const REFERENCE_ENTRY = path.join(__dirname, 'reference-server.js');
@@ -51,6 +51,10 @@ const HELP = `Usage: npm run bench [-- options]      (or: node bench/run.js [opt
                           baselines, floor) on this Node binary, e.g. /usr/bin/node, interleaved
                           with the same servers on the project's Node; one that cannot start
                           there is left out with a note
+  --pin                   every server on the last CPU, the harness and autocannon on the others
+                          (taskset): neither waits for the other's CPU, so a server's req/s is
+                          what one core gives it, about 1 / its CPU time per answer; for the
+                          one-server rows (GET/PUT, txn): followers would share the server's CPU
   --list                  list the scenarios and exit
 
 Scenarios:
@@ -83,6 +87,7 @@ function parseArgs(argv) {
     'entry',
     'baseline',
     'also-node',
+    'pin',
   ];
   for (const name of Object.keys(args))
     if (!known.includes(name)) throw new Error(`unknown option --${name} (see --help)`);
@@ -334,6 +339,7 @@ async function main() {
     },
     serverNode: serverNode().shown,
     alsoNode: alsoNode ? alsoNode.shown : null,
+    pinnedCpu: args.pin ? pinServers() : null,
     nest: NEST_VERSION,
     baselines: baselines.map((b) => `${b.name} (${b.dir}, NestJS ${b.nest}): ${b.subject}`),
     commit: gitDescription(),

@@ -7,7 +7,7 @@
  * the harness (normal end, thrown error, SIGINT/SIGTERM); parent-guard.js covers SIGKILL.
  */
 
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -47,6 +47,32 @@ const ANSI_ESCAPE = /\x1b\[[0-9;]*m/g;
 
 const liveChildren = new Set();
 const tempDirs = new Set();
+/** --pin: the CPU every server is started on (the harness keeps the others), or null. */
+let serverCpu = null;
+
+/**
+ * Puts the harness on every CPU but the last and each server started from now on the last one
+ * (taskset, Linux): a server then never waits for the CPU the load generator is using, nor the
+ * load generator for the server's, so a server's req/s is what one core gives it.
+ */
+function pinServers() {
+  const cpus = os.availableParallelism();
+  if (cpus < 2) throw new Error('--pin needs at least two CPUs');
+  serverCpu = cpus - 1;
+  const pinned = spawnSync('taskset', [
+    '-a',
+    '-p',
+    '-c',
+    `0-${serverCpu - 1}`,
+    String(process.pid),
+  ]);
+  if (pinned.error || pinned.status !== 0) {
+    throw new Error(
+      `--pin: taskset failed (${pinned.error?.message ?? pinned.stderr}); is util-linux installed?`,
+    );
+  }
+  return serverCpu;
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -181,6 +207,7 @@ async function startServer(spec) {
   const spawnedAt = performance.now();
   // `node` directly (not npm) so that child.pid is the server itself: RSS and signals reach it.
   const [command, ...args] = [
+    ...(serverCpu === null ? [] : ['taskset', '-c', String(serverCpu)]),
     ...(spec.wrapper || []),
     (spec.node || serverNode()).path,
     '-r',
@@ -371,6 +398,7 @@ function indent(text) {
 }
 
 module.exports = {
+  pinServers,
   HOST,
   cpuSeconds,
   dirBytes,
