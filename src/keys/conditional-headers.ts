@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { InvalidArgumentError } from '../kv/kv.errors';
 import { WriteCondition } from '../kv/kv.service';
+import { requestOf } from '../common/request-of';
 
 /**
  * Conditional requests (RFC 9110 §13) on the store's entity-tags: a key's ETag is its
@@ -16,7 +17,7 @@ export interface Preconditions {
 /** `@Preconditions()`: the If-Match and If-None-Match headers of the request, as sent. */
 export const Preconditions = createParamDecorator(
   (_data: unknown, context: ExecutionContext): Preconditions => {
-    const { headers } = context.switchToHttp().getRequest<{ headers: Headers }>();
+    const { headers } = requestOf<{ headers: Headers }>(context);
     return { ifMatch: single(headers['if-match']), ifNoneMatch: single(headers['if-none-match']) };
   },
 );

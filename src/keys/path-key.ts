@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { InvalidKeyError } from '../kv/kv.errors';
 import { decodePercentUtf8 } from './percent-decoding';
+import { requestOf } from '../common/request-of';
 
 /**
  * The key is everything in the raw path after the route prefix, percent-decoded exactly once.
@@ -22,6 +23,6 @@ export function keyFromUrl(url: string, prefix: string): string {
 
 /** `@PathKey('/key/')`: the decoded key of the request (see keyFromUrl). */
 export const PathKey = createParamDecorator((prefix: string, context: ExecutionContext) => {
-  const request = context.switchToHttp().getRequest<{ originalUrl?: string; url: string }>();
+  const request = requestOf<{ originalUrl?: string; url: string }>(context);
   return keyFromUrl(request.originalUrl ?? request.url, prefix);
 });

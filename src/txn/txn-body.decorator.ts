@@ -3,6 +3,7 @@ import { checkDto } from '../common/pipes/dto-validation.pipe';
 import { RequestValidationError } from '../common/pipes/request-validation.error';
 import { parseJsonDocument } from '../keys/json-body';
 import { TxnCompareDto, TxnOpDto, TxnRequestDto } from './dto/txn-request.dto';
+import { requestOf } from '../common/request-of';
 
 /**
  * `@TxnBody() body: TxnRequestDto`: the raw body of POST /txn parsed by the rules of PUT /key
@@ -16,7 +17,7 @@ import { TxnCompareDto, TxnOpDto, TxnRequestDto } from './dto/txn-request.dto';
  * JSON.parse made them: they are data, not DTOs.
  */
 export const TxnBody = createParamDecorator((_data: unknown, context: ExecutionContext) =>
-  readTxnBody(context.switchToHttp().getRequest<{ body?: unknown }>().body),
+  readTxnBody(requestOf<{ body?: unknown }>(context).body),
 );
 
 export function readTxnBody(raw: unknown): TxnRequestDto {

@@ -1,6 +1,7 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import { ApiQuery } from '@nestjs/swagger';
 import { QueryDtoClass, queryReader } from './query-dto';
+import { requestOf } from '../request-of';
 
 /**
  * Reads from the raw target rather than the platform's parsed `query`: Express and Fastify
@@ -8,7 +9,7 @@ import { QueryDtoClass, queryReader } from './query-dto';
  */
 const QueryOfDto = createParamDecorator(
   (read: (url: string) => object, context: ExecutionContext) => {
-    const request = context.switchToHttp().getRequest<{ originalUrl?: string; url: string }>();
+    const request = requestOf<{ originalUrl?: string; url: string }>(context);
     return read(request.originalUrl ?? request.url);
   },
 );
