@@ -131,6 +131,25 @@ describe.each([
     expect((await http(follower.url, 'GET', '/key/redirected')).status).toBe(404);
   });
 
+  it('answers a write malformed in its form with the 400 the leader would give, storing nothing', async () => {
+    const follower = followers[1];
+    const before = await nodeData(follower.url);
+    const malformed: [string, string, string, string][] = [
+      ['PUT', '/key/redirected?TTL=30', '{"a":1}', 'Unknown query parameter'],
+      ['PUT', '/ttl/same', '{"ttl":"soon"}', 'ttl'],
+      ['POST', '/txn', '{"success":[{"op":"rename","key":"k"}]}', 'op'],
+    ];
+    for (const [method, path, body, named] of malformed) {
+      const onFollower = await fetch(follower.url + path, { method, body, redirect: 'manual' });
+      const onLeader = await fetch(leader.url + path, { method, body, redirect: 'manual' });
+      expect(onFollower.status).toBe(400);
+      const error = (await onFollower.json()) as { error: string };
+      expect(error).toEqual(await onLeader.json());
+      expect(error.error).toContain(named);
+    }
+    expect((await nodeData(follower.url)).lines).toBe(before.lines);
+  });
+
   it('reports both roles in /replication, /health/ready and /metrics', async () => {
     const revision = (await replicationStatus(leader.url)).revision;
     await waitFor('the followers to acknowledge', async () => {
