@@ -4,12 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigError, parseConfig } from './config/app-config';
 import { configureApp } from './app.setup';
-import { createHttpAdapter } from './http/http-platform';
+import { loadHttpPlatform } from './http/http-platform';
 import { AppLogger } from './logging/app-logger';
 import { ListenError, logStartupFailure } from './logging/startup-failure';
 
 async function bootstrap(config: AppConfig): Promise<void> {
-  const app = await NestFactory.create(AppModule.forRoot(config), createHttpAdapter(config), {
+  const platform = await loadHttpPlatform(config);
+  const app = await NestFactory.create(AppModule.forRoot(config), platform.adapter, {
     bodyParser: false,
     // Nest's lines wait for the application's logger. If the application cannot be built,
     // they are never printed (Nest would print the failure as a colored stack trace, and
@@ -20,7 +21,7 @@ async function bootstrap(config: AppConfig): Promise<void> {
   });
   app.useLogger(app.get(AppLogger));
   app.flushLogs();
-  configureApp(app, config);
+  configureApp(app, config, platform);
   drainOnSignals(app);
   try {
     await app.listen(config.port, config.host);

@@ -6,7 +6,7 @@ import { ChangeStream } from '../src/changes/change-stream';
 import { FakeClock } from '../src/clock/fake-clock';
 import { parseConfig } from '../src/config/app-config';
 import { ExpiryService } from '../src/expiry/expiry.service';
-import { createHttpAdapter } from '../src/http/http-platform';
+import { loadHttpPlatform } from '../src/http/http-platform';
 import { WATCH_HEARTBEAT_MS } from '../src/watch/watch.controller';
 import { http } from './support/http-client';
 import { SseMessage, SseStream } from './support/sse-client';
@@ -239,11 +239,12 @@ describe.each(HTTP_ADAPTERS)('GET /watch heartbeats (%s)', (adapter) => {
       .overrideProvider(WATCH_HEARTBEAT_MS)
       .useValue(20)
       .compile();
-    const app = moduleRef.createNestApplication(createHttpAdapter(config), {
+    const platform = await loadHttpPlatform(config);
+    const app = moduleRef.createNestApplication(platform.adapter, {
       bodyParser: false,
       logger: ['error'],
     });
-    configureApp(app, config);
+    configureApp(app, config, platform);
     await app.listen(0, '127.0.0.1');
     const url = (await app.getUrl())
       .replace('[::1]', '127.0.0.1')

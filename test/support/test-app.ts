@@ -5,7 +5,7 @@ import { AppModule } from '../../src/app.module';
 import { CLOCK, Clock, systemClock } from '../../src/clock/clock';
 import { AppConfig, parseConfig } from '../../src/config/app-config';
 import { configureApp } from '../../src/app.setup';
-import { createHttpAdapter } from '../../src/http/http-platform';
+import { loadHttpPlatform } from '../../src/http/http-platform';
 
 export const HTTP_ADAPTERS = ['express', 'fastify'] as const;
 export type HttpAdapterName = (typeof HTTP_ADAPTERS)[number];
@@ -32,11 +32,12 @@ export async function startTestApp(
     .overrideProvider(CLOCK)
     .useValue(clock)
     .compile();
-  const app = moduleRef.createNestApplication(createHttpAdapter(config), {
+  const platform = await loadHttpPlatform(config);
+  const app = moduleRef.createNestApplication(platform.adapter, {
     bodyParser: false,
     logger: ['error'],
   });
-  configureApp(app, config);
+  configureApp(app, config, platform);
   await app.listen(0, listenHost);
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://${listenHost}:${port}`;
