@@ -10,5 +10,10 @@ export const ENTRY_OVERHEAD_BYTES = 200;
  * and the log stores) plus ENTRY_OVERHEAD_BYTES.
  */
 export function entrySize(key: string, value: string): number {
-  return ENTRY_OVERHEAD_BYTES + Buffer.byteLength(key) + Buffer.byteLength(value);
+  return entrySizeOfBytes(Buffer.byteLength(key), Buffer.byteLength(value));
+}
+
+/** The same, from the UTF-8 byte lengths of key and value when they are known already. */
+export function entrySizeOfBytes(keyBytes: number, valueBytes: number): number {
+  return ENTRY_OVERHEAD_BYTES + keyBytes + valueBytes;
 }

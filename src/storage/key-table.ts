@@ -1,5 +1,5 @@
 import { Clock } from '../clock/clock';
-import { entrySize } from './data-size';
+import { entrySize, entrySizeOfBytes } from './data-size';
 import { ExpiryHeap, ExpiryMark } from './expiry-heap';
 import { InsertionOrder } from './insertion-order';
 import { SnapshotReader } from './snapshot-reader';
@@ -254,6 +254,35 @@ export class KeyTable {
   /** Loads an entry of a full copy of another store (see StorageRepository.replaceAll). */
   load(entry: SnapshotEntry): void {
     this.apply(putOf(entry));
+  }
+
+  /**
+   * Loads an entry of a snapshot file being recovered, with the UTF-8 bytes of its key and
+   * value, which the record gives; the same as `load`, and faster. A snapshot holds each key
+   * once, so recovery meets keys the table does not hold, with no snapshot being read: then
+   * nothing can be replaced, kept for a reader or taken off the insertion order, and the
+   * entry is built at once rather than from a put change (applyPut's work was most of a
+   * million-key start). Anything else takes `load`'s way.
+   */
+  loadSized(entry: SnapshotEntry, keyBytes: number, valueBytes: number): void {
+    const { key } = entry;
+    if (this.readers.size > 0 || this.entries.has(key)) {
+      this.load(entry);
+      return;
+    }
+    const { value, expiresAt, createRevision, modRevision, version } = entry;
+    const size = entrySizeOfBytes(keyBytes, valueBytes);
+    const stored: StoredEntry = { key, value, expiresAt, createRevision, modRevision, version, size };
+    this.planned = undefined;
+    this.order.insert(createRevision, key);
+    this.dataBytes += size;
+    this.keyBytes += keyBytes;
+    this.entries.set(key, stored);
+    if (expiresAt !== null) {
+      this.keysWithExpiry++;
+      this.pushMark(stored);
+    }
+    this.revision = modRevision;
   }
 
   /**

@@ -1,5 +1,5 @@
-import { crc32 } from 'zlib';
-import { Change } from '../storage.repository';
+import { Change, SnapshotEntry } from '../storage.repository';
+import { crc32Range } from './frame-checksum';
 
 /**
  * One framed record, the unit of both the log and the snapshot (docs/STORAGE.md has the layout):
@@ -173,7 +173,7 @@ export class RecordEncoder {
     const buffer = this.buffer;
     buffer.writeUInt32LE(payloadBytes, start + 4);
     buffer.writeUInt8(type, start + 8);
-    buffer.writeUInt32LE(crc32(buffer.subarray(start + 4, end)), start);
+    buffer.writeUInt32LE(frameChecksum(buffer, start, end), start);
     this.used = end;
   }
 }
@@ -197,7 +197,7 @@ function maxBytes(text: string, encoding: 'utf8' | 'utf16le'): number {
 
 /** The checksum a frame starting at `start` and ending at `end` must carry. */
 export function frameChecksum(buffer: Buffer, start: number, end: number): number {
-  return crc32(buffer.subarray(start + 4, end));
+  return crc32Range(buffer, start + 4, end);
 }
 
 /**
@@ -206,7 +206,7 @@ export function frameChecksum(buffer: Buffer, start: number, end: number): numbe
  */
 export function decodeLogRecord(type: number, payload: Buffer): Change[] {
   if (type !== RecordType.unit) return [decodeChange(type, payload)];
-  const reader = new PayloadReader(payload);
+  const reader = new PayloadReader(payload, 0, payload.length);
   const count = reader.u32();
   if (count === 0) throw new RecordFormatError('a unit of no changes');
   const changes: Change[] = [];
@@ -229,23 +229,16 @@ export function decodeLogRecord(type: number, payload: Buffer): Change[] {
 }
 
 export function decodeChange(type: number, payload: Buffer): Change {
-  const reader = new PayloadReader(payload);
-  const flags = reader.u8();
-  if (flags & ~(HAS_EXPIRY | UTF16)) throw new RecordFormatError(`unknown flags ${flags}`);
+  if (type === RecordType.put) {
+    const put = decodePut(payload, 0, payload.length, new DecodedPut());
+    const { modRevision: revision, key, value, expiresAt, createRevision, version } = put;
+    return { op: 'put', revision, key, value, expiresAt, createRevision, version };
+  }
+  const reader = new PayloadReader(payload, 0, payload.length);
+  const flags = reader.flags();
   const encoding = flags & UTF16 ? 'utf16le' : 'utf8';
   const revision = reader.count('revision');
   switch (type) {
-    case RecordType.put: {
-      const createRevision = reader.count('createRevision');
-      const version = reader.count('version');
-      const expiresAt = reader.expiry(flags);
-      const key = reader.string(reader.u32(), encoding);
-      const value = reader.string(reader.remaining, encoding);
-      if (createRevision > revision) {
-        throw new RecordFormatError(`createRevision ${createRevision} after revision ${revision}`);
-      }
-      return { op: 'put', revision, key, value, expiresAt, createRevision, version };
-    }
     case RecordType.delete:
     case RecordType.expire: {
       if (flags & HAS_EXPIRY) throw new RecordFormatError('expiry flag on a removal');
@@ -261,13 +254,70 @@ export function decodeChange(type: number, payload: Buffer): Change {
   }
 }
 
+/**
+ * A put record's entry, with the UTF-8 bytes of its key and value (what they count against the
+ * data limit, see data-size.ts). Loading a snapshot fills one of these per record and reuses it,
+ * so that a million entries cost their strings and their stored entries, not a change object
+ * each as well, and the sizes the record already states are not measured again.
+ */
+export class DecodedPut implements SnapshotEntry {
+  key = '';
+  value = '';
+  expiresAt: number | null = null;
+  createRevision = 0;
+  /** The put's revision. */
+  modRevision = 0;
+  version = 0;
+  keyBytes = 0;
+  valueBytes = 0;
+}
+
+/** Decodes the put record payload `buffer[start .. end)` into `into`, and returns it. */
+export function decodePut(buffer: Buffer, start: number, end: number, into: DecodedPut): DecodedPut {
+  const reader = new PayloadReader(buffer, start, end);
+  const flags = reader.flags();
+  const encoding = flags & UTF16 ? 'utf16le' : 'utf8';
+  const revision = reader.count('revision');
+  const createRevision = reader.count('createRevision');
+  const version = reader.count('version');
+  const expiresAt = reader.expiry(flags);
+  const keyBytes = reader.u32();
+  const key = reader.string(keyBytes, encoding);
+  const valueBytes = reader.remaining;
+  const value = reader.string(valueBytes, encoding);
+  if (createRevision > revision) {
+    throw new RecordFormatError(`createRevision ${createRevision} after revision ${revision}`);
+  }
+  into.key = key;
+  into.value = value;
+  into.expiresAt = expiresAt;
+  into.createRevision = createRevision;
+  into.modRevision = revision;
+  into.version = version;
+  into.keyBytes = encoding === 'utf8' ? utf8BytesRead(key, keyBytes) : Buffer.byteLength(key);
+  into.valueBytes =
+    encoding === 'utf8' ? utf8BytesRead(value, valueBytes) : Buffer.byteLength(value);
+  return into;
+}
+
+/**
+ * The UTF-8 bytes of `text`, decoded from `bytes` bytes of UTF-8. They are the same unless the
+ * bytes were not valid UTF-8 (a record the encoder never writes, but whose checksum could
+ * hold): the decoder then put U+FFFD in place of what it could not read, whose three bytes
+ * differ. Looking for U+FFFD is much cheaper than measuring the string, and free for the
+ * one-byte strings most keys and values are.
+ */
+function utf8BytesRead(text: string, bytes: number): number {
+  return text.includes('\uFFFD') ? Buffer.byteLength(text) : bytes;
+}
+
 export interface SnapshotHeader {
   readonly revision: number;
   readonly logSeq: number;
 }
 
 export function decodeSnapshotHeader(payload: Buffer): SnapshotHeader {
-  const reader = new PayloadReader(payload);
+  const reader = new PayloadReader(payload, 0, payload.length);
   const version = reader.u32();
   if (version !== SNAPSHOT_FORMAT_VERSION) {
     throw new RecordFormatError(`snapshot format ${version} is not supported`);
@@ -278,30 +328,43 @@ export function decodeSnapshotHeader(payload: Buffer): SnapshotHeader {
 }
 
 export function decodeSnapshotEnd(payload: Buffer): number {
-  const reader = new PayloadReader(payload);
+  const reader = new PayloadReader(payload, 0, payload.length);
   const count = reader.count('entry count', 0);
   reader.end();
   return count;
 }
 
-/** Bounds-checked reads; any shortfall or leftover is a RecordFormatError. */
+/** Bounds-checked reads of `buffer[start .. end)`; any shortfall or leftover is a RecordFormatError. */
 class PayloadReader {
-  private at = 0;
+  private at: number;
 
-  constructor(private readonly payload: Buffer) {}
+  constructor(
+    private readonly buffer: Buffer,
+    start: number,
+    private readonly limit: number,
+  ) {
+    this.at = start;
+  }
 
   get remaining(): number {
-    return this.payload.length - this.at;
+    return this.limit - this.at;
   }
 
   u8(): number {
     this.need(1);
-    return this.payload.readUInt8(this.at++);
+    return this.buffer.readUInt8(this.at++);
+  }
+
+  /** A change's flags byte. */
+  flags(): number {
+    const flags = this.u8();
+    if (flags & ~(HAS_EXPIRY | UTF16)) throw new RecordFormatError(`unknown flags ${flags}`);
+    return flags;
   }
 
   u32(): number {
     this.need(4);
-    const value = this.payload.readUInt32LE(this.at);
+    const value = this.buffer.readUInt32LE(this.at);
     this.at += 4;
     return value;
   }
@@ -324,14 +387,14 @@ class PayloadReader {
 
   string(bytes: number, encoding: 'utf8' | 'utf16le'): string {
     this.need(bytes);
-    const text = this.payload.toString(encoding, this.at, this.at + bytes);
+    const text = this.buffer.toString(encoding, this.at, this.at + bytes);
     this.at += bytes;
     return text;
   }
 
   bytes(length: number): Buffer {
     this.need(length);
-    const bytes = this.payload.subarray(this.at, this.at + length);
+    const bytes = this.buffer.subarray(this.at, this.at + length);
     this.at += length;
     return bytes;
   }
@@ -349,13 +412,13 @@ class PayloadReader {
 
   private f64(): number {
     this.need(8);
-    const value = this.payload.readDoubleLE(this.at);
+    const value = this.buffer.readDoubleLE(this.at);
     this.at += 8;
     return value;
   }
 
   private need(bytes: number): void {
-    if (this.at + bytes > this.payload.length) {
+    if (this.at + bytes > this.limit) {
       throw new RecordFormatError('payload ends early');
     }
   }

@@ -56,10 +56,11 @@ export async function recoverStore(context: RecoveryContext): Promise<RecoveredS
   /** The highest revision the snapshot shows, which may be later (see above). */
   let revision = 0;
   if (snapshotSeq !== undefined) {
-    const loaded = readSnapshot(ops, dir, snapshotSeq, (change, startedAt) => {
-      table.apply(change);
-      if (change.revision > startedAt) aheadOfSnapshot.set(change.key, change.revision);
-      if (change.revision > revision) revision = change.revision;
+    const loaded = readSnapshot(ops, dir, snapshotSeq, (entry, startedAt) => {
+      table.loadSized(entry, entry.keyBytes, entry.valueBytes);
+      const { key, modRevision } = entry;
+      if (modRevision > startedAt) aheadOfSnapshot.set(key, modRevision);
+      if (modRevision > revision) revision = modRevision;
     });
     if (loaded.damage) {
       await cutSnapshot(context, snapshotSeq, loaded.entries, loaded.damage);

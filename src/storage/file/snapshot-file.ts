@@ -1,18 +1,18 @@
 import { join } from 'path';
-import { Change, SnapshotEntry } from '../storage.repository';
+import { SnapshotEntry } from '../storage.repository';
 import { FileOps } from './file-ops';
 import { snapshotFileName, temporarySnapshotName } from './data-files';
 import {
+  DecodedPut,
   RecordEncoder,
   RecordFormatError,
   RecordType,
   decodeChange,
+  decodePut,
   decodeSnapshotEnd,
   decodeSnapshotHeader,
 } from './record-codec';
 import { RecordReader } from './record-reader';
-
-export type PutChange = Extract<Change, { op: 'put' }>;
 
 /** Entries are written out whenever this much is buffered: about 1 ms of encoding. */
 const FLUSH_BYTES = 128 * 1024;
@@ -124,18 +124,20 @@ export interface LoadedSnapshot {
 }
 
 /**
- * Reads snapshot `seq` front to back, handing each entry (as a put change) to `onEntry` along
- * with the revision the snapshot was started at.
+ * Reads snapshot `seq` front to back, handing each entry to `onEntry` along with the revision
+ * the snapshot was started at. The entry is one object refilled for every record: `onEntry`
+ * copies what it keeps.
  */
 export function readSnapshot(
   ops: FileOps,
   dir: string,
   seq: number,
-  onEntry: (change: PutChange, snapshotRevision: number) => void,
+  onEntry: (entry: DecodedPut, snapshotRevision: number) => void,
 ): LoadedSnapshot {
   const fd = ops.open(join(dir, snapshotFileName(seq)), 'r');
   try {
     const reader = new RecordReader(ops, fd, ops.size(fd));
+    const entry = new DecodedPut();
     let revision = 0;
     let entries = 0;
     const damaged = (offset: number, reason: string): LoadedSnapshot => ({
@@ -167,11 +169,13 @@ export function readSnapshot(
           }
           if (frame.end !== reader.size) return damaged(frame.end, 'bytes follow the end record');
           return { revision, entries, bytes: reader.size };
-        } else {
-          const change = decodeChange(frame.type, frame.payload);
-          if (change.op !== 'put') return damaged(offset, `unexpected ${change.op} record`);
-          onEntry(change, revision);
+        } else if (frame.type === RecordType.put) {
+          onEntry(decodePut(frame.buffer, frame.payloadStart, frame.payloadEnd, entry), revision);
           entries++;
+        } else {
+          // Decoded for the reason a record that does not decode gives.
+          const change = decodeChange(frame.type, frame.payload);
+          return damaged(offset, `unexpected ${change.op} record`);
         }
       } catch (error) {
         if (error instanceof RecordFormatError) return damaged(offset, error.message);
