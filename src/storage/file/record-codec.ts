@@ -38,6 +38,8 @@ const UNIT_ENTRY_HEADER_BYTES = 5;
 
 export const SNAPSHOT_FORMAT_VERSION = 1;
 
+const MAX_INT32 = 0x7fffffff;
+
 const HAS_EXPIRY = 1;
 /** Strings with a lone surrogate cannot round-trip through UTF-8, so such records use UTF-16LE. */
 const UTF16 = 2;
@@ -375,7 +377,10 @@ class PayloadReader {
     if (!Number.isSafeInteger(value) || value < min) {
       throw new RecordFormatError(`${what} ${value} is not a valid count`);
     }
-    return value;
+    // Read as a double, a small count would be kept as a heap number: 16 bytes and one more
+    // object per field of every loaded entry, which the GC then copies. `| 0` makes it a small
+    // integer, as a count the store computed itself is.
+    return value <= MAX_INT32 ? value | 0 : value;
   }
 
   expiry(flags: number): number | null {
