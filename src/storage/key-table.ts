@@ -259,14 +259,14 @@ export class KeyTable {
   /**
    * Loads an entry of a snapshot file being recovered, with the UTF-8 bytes of its key and
    * value, which the record gives; the same as `load`, and faster. A snapshot holds each key
-   * once, so recovery meets keys the table does not hold, with no snapshot being read: then
-   * nothing can be replaced, kept for a reader or taken off the insertion order, and the
-   * entry is built at once rather than from a put change (applyPut's work was most of a
-   * million-key start). Anything else takes `load`'s way.
+   * once, so recovery meets keys the table does not hold: then nothing is replaced, kept for a
+   * snapshot reader or taken off the insertion order, and the entry is built at once rather
+   * than from a put change (applyPut's work was most of a million-key start). A key the table
+   * holds takes `load`'s way.
    */
   loadSized(entry: SnapshotEntry, keyBytes: number, valueBytes: number): void {
     const { key } = entry;
-    if (this.readers.size > 0 || this.entries.has(key)) {
+    if (this.entries.has(key)) {
       this.load(entry);
       return;
     }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { FakeClock } from '../../clock/fake-clock';
-import { WriteCommand } from '../storage.repository';
+import { StorageRepository, WriteCommand } from '../storage.repository';
 import { lockDataDir } from './data-dir-lock';
 import { FileStorageRepository } from './file-storage.repository';
 import { FileStorageOptions } from './file-storage-options';
@@ -15,6 +15,7 @@ import {
   testOptions,
 } from './testing/file-storage-fixture';
 import { StoreDump, dumpStore, sampleCommands } from './testing/store-dump';
+import { MemoryStorageRepository } from '../memory-storage.repository';
 
 const LOG_1 = 'log-0000000001';
 const LOG_2 = 'log-0000000002';
@@ -247,6 +248,59 @@ describe('recovery at start', () => {
     opened.pop();
     // A fresh snapshot replaced the damaged one: the next start needs no operator setting.
     expect(await dumpStore(await open())).toEqual(expected);
+  });
+
+  it('replays a snapshot and the log after it to the state before the restart', async () => {
+    // Multibyte keys and values, one with a lone surrogate (stored as UTF-16), and TTLs.
+    const keys = ['ascii', 'é', '鍵', '😀', 'lone\uD800', 'gone', 'ttl'];
+    const now = clock.now();
+    const before: WriteCommand[] = keys.map((key, i) => ({
+      op: 'put',
+      key,
+      value: JSON.stringify(`${key}-é鍵😀-${i}`),
+      expiresAt: i % 3 === 0 ? now + 60_000 + i : null,
+    }));
+    // Changes logged after the snapshot to keys it holds, and keys it does not.
+    const after: WriteCommand[] = [
+      { op: 'put', key: '鍵', value: '"updated"', expiresAt: 'keep' },
+      { op: 'ttl', key: 'ttl', expiresAt: now + 5_000 },
+      { op: 'delete', key: 'gone' },
+      { op: 'put', key: 'gone', value: '"re-created"', expiresAt: null },
+      { op: 'put', key: 'new 😀', value: '{"n":1}', expiresAt: now + 1_000 },
+      { op: 'ttl', key: 'ascii', expiresAt: null },
+    ];
+    const observe = async (repo: StorageRepository) => ({
+      dump: await dumpStore(repo),
+      usage: repo.dataUsage(),
+      keySizes: repo.storedKeySizes(),
+      stats: await repo.stats(),
+      scan: await repo.scan({ limit: 100 }),
+    });
+
+    const repo = await open();
+    for (const command of before) await repo.write(command);
+    await repo.compact();
+    for (const command of after) await repo.write(command);
+    const expected = await observe(repo);
+    await repo.close();
+    opened.pop();
+    expect(readdirSync(dir).sort()).toEqual(['LOCK', LOG_2, 'snapshot-0000000002']);
+
+    const reopened = await open();
+    expect(logger.at('log').at(-1)).toMatch(/, 6 log records replayed,/);
+    expect(await observe(reopened)).toEqual(expected);
+    // The same as a store that never restarted, and whose entries all came from writes.
+    const model = new MemoryStorageRepository(clock);
+    for (const command of [...before, ...after]) await model.write(command);
+    expect(await observe(reopened)).toEqual({ ...(await observe(model)), stats: expected.stats });
+    expect(expected.stats).toEqual(await model.stats());
+
+    // Expiry after recovery works from what the snapshot and the log said.
+    clock.advance(5_000);
+    await reopened.expireDue(100);
+    await model.expireDue(100);
+    expect(await dumpStore(reopened)).toEqual(await dumpStore(model));
+    expect(reopened.dataUsage()).toEqual(model.dataUsage());
   });
 
   it('refuses to start when DATA_DIR cannot be created, naming it', async () => {
