@@ -101,13 +101,15 @@ export class KeysController {
     const options = { ttlSeconds, keepTtl: query.keepTtl, condition };
     const { record, revision } = await this.kv.put(key, parseJsonBody(body), options);
     sendRevisions(answer, revision, record);
-    await write.acknowledged(revision, answer);
-    // Echo the ttl as asked (to the millisecond), not as reduced by the time the write took.
+    // Echo the ttl as asked (to the millisecond), not as reduced by the time the write took;
+    // a remaining ttl is the one at the write, not after the followers acknowledged it.
     const answeredTtl =
       ttlSeconds === undefined
         ? this.kv.remainingTtl(record!)
         : Math.round(ttlSeconds * 1000) / 1000;
-    return putBody(record!, answeredTtl);
+    const written = putBody(record!, answeredTtl);
+    await write.acknowledged(revision, answer);
+    return written;
   }
 
   @Delete(KEY_ROUTE)
@@ -166,8 +168,13 @@ export class KeysController {
     const condition = existingKeyCondition(preconditions);
     const { record, revision } = await this.kv.setTtl(key, body.ttl, condition);
     sendRevisions(answer, revision, record);
+    const written = {
+      success: true as const,
+      key,
+      ...expiryView(record!, this.kv.remainingTtl(record!)),
+    };
     await write.acknowledged(revision, answer);
-    return { success: true, key, ...expiryView(record!, this.kv.remainingTtl(record!)) };
+    return written;
   }
 
   @Get('stats')

@@ -34,9 +34,11 @@ export class TxnController {
     const write = this.writes.admit(request);
     const receipt = await this.kv.transaction(toTxnInput(body));
     answer.header('X-Kv-Revision', String(receipt.revision));
-    await write.acknowledged(receipt.revision, answer);
+    // Remaining ttls as of the transaction, not after the followers acknowledged it.
     const ran = (receipt.succeeded ? body.success : body.failure) ?? [];
-    return txnBody(receipt, ran, (record) => this.kv.remainingTtl(record));
+    const done = txnBody(receipt, ran, (record) => this.kv.remainingTtl(record));
+    await write.acknowledged(receipt.revision, answer);
+    return done;
   }
 }
 
